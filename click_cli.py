@@ -49,12 +49,14 @@ def data_import(path):
 
 @cli.command("arch")
 @click.argument("arch")
+@click.option("--dataset", default=None, help="Only this dataset.")
+@click.option("--fidelity", default=None, help="Only the score and cost at this fidelity (e.g. 200, ce12, ce12@3).")
 @DATA_OPTION
-def arch(arch, data):
+def arch(arch, dataset, fidelity, data):
     """Every metric at every fidelity on every dataset for ARCH (an NB201 index or arch string)."""
     from mfkdbench.describe import arch_text
 
-    click.echo(arch_text(arch, data))
+    click.echo(arch_text(arch, data, dataset, fidelity))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,7 +5,7 @@ import numpy as np
 
 from .benchmark import HIGH, load_benchmark
 from .space import SearchSpace
-from .tables import DATASETS, METRICS, load_tables
+from .tables import DATASETS, METRICS, canonical_dataset, load_tables
 
 _EXPECTED = ("val_acc_200", "val_acc_200_seeds", "test_acc_200", "time_200", "val_acc_12", "test_acc_12")
 
@@ -35,19 +35,22 @@ def data_info_text(data: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def arch_text(arch: str, data: str | None = None) -> str:
-    """Every stored metric of one cell on every dataset."""
+def arch_text(arch: str, data: str | None = None, dataset: str | None = None, fidelity: str | None = None) -> str:
+    """Every stored metric of one cell on every dataset (or one dataset / one fidelity)."""
     tables = load_tables(data)
     space = SearchSpace(tables.index_codes)
     index = space.resolve(arch)
     cell = space.arch(index)
     lines = [f"index {index}  {cell}", f"connected: {cell.is_connected}   canonical index: {space.canonical_ids[index]}"]
-    for ds in DATASETS:
+    for ds in [canonical_dataset(dataset)] if dataset else DATASETS:
         bench = load_benchmark(ds, data)
         lines.append(f"{ds}:")
+        if fidelity:
+            lines.append(f"  fidelity {fidelity:<9} score {bench.score(index, fidelity):.4f}  cost {bench.cost(index, fidelity):.1f} s")
+            continue
         for metric in tables.metrics(ds):
             value = tables.get(ds, metric)[index]
-            if np.ndim(value) and np.isnan(value).all() or not np.ndim(value) and np.isnan(value):
+            if np.isnan(value).all():
                 continue
             shown = " ".join(f"{v:.3f}" for v in value[~np.isnan(value)]) if np.ndim(value) else f"{value:.4f}"
             lines.append(f"  {metric:<18} {shown}   ({METRICS.get(metric, '')})")
