@@ -29,7 +29,7 @@ ROWS: dict[str, tuple[str, dict]] = {
     "rea": ("rea", {}),
     "reinforce": ("reinforce", {}),
     "reinforce-lr0.001": ("reinforce", {"learning_rate": 0.001}),
-    "bohb": ("bohb", {}),
+    "bohb-nb201": ("bohb-nb201", {}),  # NB201 ran BOHB without real budgets (baselines/bohb.py)
 }
 
 NOTES = """\
