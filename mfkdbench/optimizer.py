@@ -75,7 +75,7 @@ class Optimizer:
 _REGISTRY: dict[str, type[Optimizer]] = {}
 _DISCOVERED = False
 #: library modules that register optimizers besides the ``baselines`` package
-_CORE_MODULES: tuple[str, ...] = ()
+_CORE_MODULES: tuple[str, ...] = ("mfkdbench.mfkd",)
 
 
 def register(name: str):

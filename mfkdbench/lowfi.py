@@ -1,0 +1,186 @@
+"""Low-fidelity sources behind one interface, chosen by name, and the ``cifar100-kd240`` benchmark.
+
+A source gives, per NB201 index, a search score and a cost in NB201 seconds;
+:func:`add_low_fidelity` registers it on a :class:`~mfkdbench.benchmark.Benchmark`.
+
+* ``ce12`` -- NB201's 12-epoch cross-entropy schedule, already in every
+  benchmark built from data that has it (cost: 12/200 of the 200-epoch time).
+* ``kd`` -- a knowledge-distillation table: the MF-KD authors' NST runs
+  (:func:`authors_nst12`, registered as ``nst12`` on ``cifar100-kd240``, the
+  cells it covers, so no search meets a cell without a value) or a
+  :class:`~mfkdbench.lowfi_store.LowFiStore` file (:func:`store_source`).
+* ``live`` -- :class:`LiveSource`: a training function (the real trainer, or
+  anything ``index -> (score, seconds)``) whose runs land in a store and come
+  back through the ``kd`` path.
+
+Cost normalization (the authors' runs were on another GPU): NB201 seconds =
+``GPU_FACTOR * authors' seconds``, where ``GPU_FACTOR`` compares the *same
+network under the same recipe and loss* on both machines: the NB201 ResNet
+cell (index 11472), 200 epochs of cross-entropy, NB201's recorded time over
+the authors' teacher run (:data:`AUTHORS_TEACHER_TIME_S`). Because the factor
+comes from a plain cross-entropy run, the NST runs keep their own extra cost
+(teacher forward pass, NST loss). The 12 log-only runs have no training time;
+they get their NB201 12-epoch time times the median, over the 228 timed
+runs, of (normalized NST time / NB201 12-epoch time).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .benchmark import Benchmark, Fidelity
+from .errors import UserError
+from .tables import Tables
+
+#: NB201's ResNet cell, the authors' teacher
+TEACHER_INDEX = 11472
+#: the authors' CIFAR-100 teacher: summed train_time_s of its 200 epochs (nb201-kd teachers file, resnet.pth)
+AUTHORS_TEACHER_TIME_S = 3990.217023
+#: the authors' NST table covers CIFAR-100 indices 0..239
+KD240 = np.arange(240)
+KD_NAME = "nst12"
+
+
+@dataclass(frozen=True)
+class LowFidelity:
+    """A low fidelity over all NB201 indices: search score (NaN = unknown) and cost in NB201 seconds."""
+
+    fidelity: Fidelity
+    scores: np.ndarray
+    costs: np.ndarray
+
+    @property
+    def known(self) -> np.ndarray:
+        return np.flatnonzero(np.isfinite(self.scores))
+
+
+def gpu_factor(tables: Tables, dataset: str = "cifar100") -> float:
+    """NB201 seconds per second of the authors' GPU (see the module docstring)."""
+    return float(tables.get(dataset, "time_200")[TEACHER_INDEX] / AUTHORS_TEACHER_TIME_S)
+
+
+def _impute_times(costs: np.ndarray, known: np.ndarray, time_12: np.ndarray) -> np.ndarray:
+    """Fill missing costs of ``known`` cells: their 12-epoch NB201 time x the median ratio of the timed ones."""
+    timed = known[np.isfinite(costs[known])]
+    ratio = np.median(costs[timed] / time_12[timed])
+    out = costs.copy()
+    missing = known[~np.isfinite(costs[known])]
+    out[missing] = time_12[missing] * ratio
+    return out
+
+
+def authors_nst12(tables: Tables, dataset: str) -> LowFidelity | None:
+    """The MF-KD authors' CE + 25 NST runs, or None where the data has none.
+
+    Score: the epoch-12 x-valid accuracy; for the 12 log-only runs, which have
+    no x-valid, the epoch-12 x-test accuracy of that separate short run (a
+    proxy, never the report metric, which is the 200-epoch x-test).
+    """
+    if not tables.has(dataset, "nst12_val"):
+        return None
+    scores = tables.get(dataset, "nst12_val").copy()
+    proxy = np.isnan(scores) & np.isfinite(tables.get(dataset, "nst12_test"))
+    scores[proxy] = tables.get(dataset, "nst12_test")[proxy]
+    known = np.flatnonzero(np.isfinite(scores))
+    time_12 = tables.get(dataset, "time_200") * 12 / 200
+    costs = _impute_times(tables.get(dataset, "nst12_time") * gpu_factor(tables, dataset), known, time_12)
+    fid = Fidelity(KD_NAME, 12, 0, "12 epochs, CE + 25 NST (MF-KD authors' runs), validation accuracy")
+    return LowFidelity(fid, scores, costs)
+
+
+def store_source(tables: Tables, dataset: str, path, loss: str = "nst", epochs: int = 12,
+                 teacher_hash: str | None = None, name: str | None = None) -> LowFidelity:
+    """A low fidelity from a :class:`~mfkdbench.lowfi_store.LowFiStore` file.
+
+    Costs: the store's training seconds scaled to NB201's by the median, over
+    cells the store also trained with plain cross-entropy for ``epochs``
+    epochs, of (NB201 ``epochs``-epoch time / stored CE time); without such CE
+    runs, the median over the stored runs themselves (which then absorbs the
+    teacher's extra cost: flagged in the description).
+    """
+    from .lowfi_store import LowFiStore
+
+    store = LowFiStore(path)
+    runs = store.arrays(dataset, loss, epochs, teacher_hash)
+    known = np.flatnonzero(np.isfinite(runs["val"]))
+    if known.size == 0:
+        raise UserError(f"the store {path} holds no finished {dataset}/{loss}/{epochs}-epoch runs")
+    nb201_time = tables.get(dataset, "time_200") * epochs / 200
+    reference, note = runs, "cost calibrated on these runs"
+    if loss != "ce":
+        ce = store.arrays(dataset, "ce", epochs)
+        if np.isfinite(ce["time"]).any():
+            reference, note = ce, "cost calibrated on stored CE runs"
+    ok = np.isfinite(reference["time"]) & (reference["time"] > 0)
+    factor = float(np.median(nb201_time[ok] / reference["time"][ok]))
+    costs = _impute_times(runs["time"] * factor, known, nb201_time)
+    fid = Fidelity(name or f"{loss}{epochs}", epochs, 0, f"{epochs} epochs, {loss} (store {path}; {note})")
+    return LowFidelity(fid, runs["val"], costs)
+
+
+class LiveSource:
+    """Low fidelity by training: ``train(index) -> record`` for a :class:`LowFiStore`, run on demand.
+
+    Results are appended to ``store_path`` (a run already stored is not
+    repeated), then read back with :func:`store_source`, so live and stored
+    runs share one path.
+    """
+
+    def __init__(self, train: Callable[[int], dict], store_path):
+        self.train = train
+        self.store_path = store_path
+
+    def ensure(self, indices) -> int:
+        """Train the cells of ``indices`` that the store lacks; return how many were trained."""
+        from .lowfi_store import LowFiStore, run_key
+
+        store = LowFiStore(self.store_path)
+        trained = 0
+        for i in indices:
+            record = self.train(int(i))
+            if run_key(record) not in store:
+                trained += store.append(record)
+        return trained
+
+
+SOURCES = ("ce12", "kd", "live")
+
+
+def low_fidelity(name: str, tables: Tables, dataset: str, **options) -> LowFidelity:
+    """A low-fidelity source by name: ``ce12``, ``kd`` (authors' table, or ``path=`` a store) or ``live``."""
+    if name == "ce12":
+        fid = Fidelity("ce12", 12, 0, "12-epoch schedule, cross-entropy, validation accuracy")
+        return LowFidelity(fid, tables.get(dataset, "val_acc_12"), tables.get(dataset, "time_200") * 12 / 200)
+    if name == "kd":
+        if options.get("path"):
+            return store_source(tables, dataset, **options)
+        kd = authors_nst12(tables, dataset)
+        if kd is None:
+            raise UserError(f"no knowledge-distillation table for {dataset} in this data; give a store path")
+        return kd
+    if name == "live":
+        source = LiveSource(options.pop("train"), options["path"])
+        source.ensure(options.pop("indices"))
+        return store_source(tables, dataset, **options)
+    raise UserError(f"unknown low-fidelity source {name!r}; choose one of {', '.join(SOURCES)}")
+
+
+def add_low_fidelity(bench: Benchmark, low: LowFidelity) -> None:
+    """Register ``low`` on ``bench`` (cells without a value get NaN scores and are best restricted away)."""
+    bench.add_fidelity(low.fidelity, low.scores, low.costs)
+
+
+def kd240(tables: Tables, seed_mode: str = "mean") -> Benchmark:
+    """CIFAR-100 restricted to the 240 cells (indices 0..239) with the authors' NST runs."""
+    from .space import SearchSpace
+
+    low = authors_nst12(tables, "cifar100")
+    if low is None or not np.array_equal(low.known, KD240):
+        raise UserError("cifar100-kd240 needs the MF-KD authors' NST table (nb201-kd/) for CIFAR-100 indices 0..239")
+    bench = Benchmark("cifar100", "cifar100", SearchSpace(tables.index_codes), tables, seed_mode).restricted(
+        "cifar100-kd240", KD240)
+    add_low_fidelity(bench, low)
+    return bench
+
