@@ -1,0 +1,172 @@
+"""A comparison grid: every (optimizer, seed) cell of one benchmark under one protocol.
+
+:func:`plan_comparison` checks the request (benchmark, optimizers, preset or
+budget) and decides which optimizers the data supports; :func:`run_comparison`
+runs the cells the store lacks on an executor and stores each one as it
+finishes. Cell ``(optimizer, s)`` runs ``simulate(..., seed=s)``, so a cell's
+result does not depend on which process ran it, in which order, or whether
+the grid was interrupted and resumed.
+
+The manifest (shared by all cells of a store) records the benchmark, the data
+source and checksum, the package version, the budget, target fidelity and
+simulated workers; a store whose manifest differs refuses new cells.
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
+
+import numpy as np
+
+from .errors import UserError
+from .store import ResultStore, encode_run
+
+DEFAULT_PRESET = "nats-tpami21"
+#: manifest entries that describe but do not identify the data (a path may be spelled differently)
+INFORMATIONAL = ("data_source",)
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """What every cell of a comparison shares."""
+
+    benchmark: str
+    budget_s: float
+    target_fidelity: str
+    preset: str | None = None
+    sim_workers: int = 1
+    seed_mode: str = "mean"
+    charge_overhead: bool = False
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (optimizer, seed) run of the grid."""
+
+    optimizer: str
+    seed: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.optimizer}/{self.seed}"
+
+
+@dataclass
+class Plan:
+    """The checked grid: cells to have, optimizers skipped (with why) and the manifest."""
+
+    protocol: Protocol
+    data: str | None
+    cells: list[Cell]
+    skipped: dict[str, str] = field(default_factory=dict)
+    manifest: dict = field(default_factory=dict)
+
+
+def package_version() -> str:
+    try:
+        return version("mfkdbench")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+@lru_cache(maxsize=4)
+def cached_benchmark(name: str, data: str | None, seed_mode: str):
+    """A benchmark loaded once per process (workers reuse it across cells)."""
+    from .benchmark import load_benchmark
+
+    return load_benchmark(name, data, seed_mode)
+
+
+def make_protocol(benchmark: str, data: str | None, preset: str | None = None, budget_s: float | None = None,
+                  target_fidelity: str | None = None, sim_workers: int = 1, seed_mode: str = "mean") -> Protocol:
+    """Resolve preset/budget/target for ``benchmark`` (preset ``nats-tpami21`` unless a budget is given)."""
+    from .simulator import get_preset
+
+    if preset is not None and budget_s is not None:
+        raise UserError("give either --preset or --budget, not both")
+    bench = cached_benchmark(benchmark, data, seed_mode)
+    if budget_s is None:
+        p = get_preset(preset or DEFAULT_PRESET)
+        preset, budget_s, target = p.name, p.budget_for(bench.dataset), p.target_fidelity
+    else:
+        target = "200"
+    target = target_fidelity or target
+    bench.fidelity(target)
+    if not budget_s > 0:
+        raise UserError(f"--budget must be a positive number of simulated seconds, got {budget_s}")
+    if int(sim_workers) < 1:
+        raise UserError(f"--sim-workers must be at least 1, got {sim_workers}")
+    return Protocol(bench.name, float(budget_s), target, preset, int(sim_workers), seed_mode)
+
+
+def plan_comparison(protocol: Protocol, data: str | None, seeds: int, optimizers: list[str] | None = None) -> Plan:
+    """Cells for ``seeds`` seeds of each optimizer (default: every registered one the data supports)."""
+    from .optimizer import make_optimizer, optimizer_class, optimizer_names
+    from .simulator import search_fidelities
+
+    if seeds < 1:
+        raise UserError(f"--seeds must be at least 1, got {seeds}")
+    bench = cached_benchmark(protocol.benchmark, data, protocol.seed_mode)
+    fidelities = search_fidelities(bench, protocol.target_fidelity)
+    explicit = optimizers is not None
+    names = list(dict.fromkeys(optimizers)) if explicit else optimizer_names()
+    for name in names:
+        optimizer_class(name)  # unknown names fail before anything runs
+    runnable, skipped = [], {}
+    for name in names:
+        try:
+            make_optimizer(name, bench.space, fidelities, np.random.default_rng(0))
+        except UserError as exc:
+            if explicit:
+                raise UserError(f"optimizer {name!r} cannot run on {bench.name} here: {exc}") from None
+            skipped[name] = str(exc)
+        else:
+            runnable.append(name)
+    if not runnable:
+        raise UserError(f"no optimizer can run on {bench.name} with this data")
+    meta = bench.tables.meta
+    manifest = {
+        "package": "mfkdbench", "version": package_version(), "benchmark": bench.name, "dataset": bench.dataset,
+        "data_source": meta.get("source"), "data_checksum": meta.get("checksum") or meta.get("source"),
+        "report_metric": bench.report_metric, "optimum": bench.optimum, **dataclasses.asdict(protocol),
+    }
+    cells = [Cell(name, s) for name in runnable for s in range(seeds)]
+    return Plan(protocol, data, cells, skipped, manifest)
+
+
+def cell_config(plan: Plan, cell: Cell) -> dict:
+    """Everything that determines one cell's result."""
+    return {"optimizer": cell.optimizer, "seed": cell.seed, **dataclasses.asdict(plan.protocol)}
+
+
+def run_cell(task: tuple) -> tuple:
+    """Run one cell in a worker: ``(protocol, data, cell) -> (cell, encoded run, wall seconds)``."""
+    from .simulator import Budget, simulate
+
+    protocol, data, cell = task
+    t0 = time.perf_counter()
+    bench = cached_benchmark(protocol.benchmark, data, protocol.seed_mode)
+    run = simulate(bench, cell.optimizer, cell.seed, Budget(seconds=protocol.budget_s),
+                   n_workers=protocol.sim_workers, target_fidelity=protocol.target_fidelity,
+                   charge_overhead=protocol.charge_overhead)
+    return cell, encode_run(run), time.perf_counter() - t0
+
+
+def run_comparison(plan: Plan, store: ResultStore, executor, progress: bool = True) -> int:
+    """Run the cells missing from ``store``; return how many were added."""
+    from tqdm import tqdm
+
+    store.claim(plan.manifest, ignore=INFORMATIONAL)
+    done = store.keys()
+    todo = [c for c in plan.cells if c.key not in done]
+    added = 0
+    with tqdm(total=len(plan.cells), initial=len(plan.cells) - len(todo), unit="cell", file=sys.stderr,
+              disable=not progress, desc=plan.protocol.benchmark, dynamic_ncols=True) as bar:
+        for cell, blob, wall in executor.map_unordered(run_cell, [(plan.protocol, plan.data, c) for c in todo]):
+            added += store.put(cell.key, cell.optimizer, cell.seed, cell_config(plan, cell), blob, wall)
+            bar.update(1)
+    return added
