@@ -14,10 +14,12 @@ L-BFGS-B and analytic gradients: random restarts on the first fit, a warm
 start from the last optimum afterwards.
 
 Hand-written on numpy/scipy because the search refits it at every step and
-scores all 15,625 cells: one Cholesky of the joint matrix per likelihood
-evaluation, and :meth:`CoKriging.cross_cov` / :meth:`CoKriging.variance_from_cross`
-let :mod:`mfkdbench.acquisition` score candidates from cached distances. It
-is checked against emukit's linear multi-fidelity model (GPy) in the tests.
+scores all 15,625 cells: one Cholesky (and, for the gradient, one inverse) of
+the joint matrix per likelihood evaluation, a loose tolerance on warm starts,
+and :meth:`CoKriging.mean_terms` / :meth:`CoKriging.cross_cov` /
+:meth:`CoKriging.variance_from_cross` let :mod:`mfkdbench.acquisition` score
+candidates without a full cross-covariance matrix. It is checked against
+emukit's linear multi-fidelity model (GPy) in the tests.
 """
 from __future__ import annotations
 
@@ -55,12 +57,13 @@ class CoKriging:
     """
 
     def __init__(self, levels: int = 2, n_restarts: int = 3, rng: np.random.Generator | None = None,
-                 theta: np.ndarray | None = None, maxiter: int = 50):
+                 theta: np.ndarray | None = None, maxiter: int = 50, warm_ftol: float = 1e-6):
         if levels not in (1, 2):
             raise ValueError("levels must be 1 or 2")
         self.levels = levels
         self.n_restarts = n_restarts
         self.maxiter = maxiter  # L-BFGS-B iterations per start
+        self.warm_ftol = warm_ftol  # L-BFGS-B's relative tolerance on the likelihood, warm starts
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self.theta = None if theta is None else np.asarray(theta, dtype=np.float64)
         self.bounds = ([(-1.0, 1.0)] + _BOUNDS_LEVEL * 2) if levels == 2 else list(_BOUNDS_LEVEL)
@@ -103,10 +106,13 @@ class CoKriging:
         if self.theta is None:
             lo, hi = np.array(self.bounds).T
             starts += [self.rng.uniform(lo, hi) for _ in range(self.n_restarts)]
+        options = {"maxiter": self.maxiter}
+        if self.theta is not None:
+            options["ftol"] = self.warm_ftol
         best = None
         for start in starts:
             res = minimize(self._neg_lml, np.clip(start, *np.array(self.bounds).T), jac=True, method="L-BFGS-B",
-                           bounds=self.bounds, options={"maxiter": self.maxiter})
+                           bounds=self.bounds, options=options)
             if best is None or res.fun < best.fun:
                 best = res
         return best.x
@@ -119,52 +125,63 @@ class CoKriging:
         return -value, -grad
 
     def _joint_cov(self, theta):
-        """Joint covariance of all observations and the pieces its gradient needs."""
+        """Joint covariance of all observations (low ones first) and the pieces its gradient needs."""
         rho, (c_l, ls_l, s_l), delta = self._unpack(theta)
-        scale = np.where(self.high_mask, rho, 1.0)
-        r_l = np.exp(-0.5 * self.d / ls_l**2)
-        k_low = c_l * r_l
-        cov = (k_low + s_l * np.eye(len(self.y))) * np.outer(scale, scale)
-        parts = {"rho": rho, "scale": scale, "k_low": k_low, "s_l": s_l, "ls_l": ls_l}
+        nl, n = self.n_low, len(self.y)
+        r_l = np.exp(self.d * (-0.5 / ls_l**2))
+        cov = c_l * r_l
+        cov[nl:, :nl] *= rho
+        cov[:nl, nl:] *= rho
+        cov[nl:, nl:] *= rho * rho
+        diag = np.full(n, s_l + _JITTER)
+        diag[nl:] = rho * rho * s_l + _JITTER
+        parts = {"rho": rho, "c_l": c_l, "ls_l": ls_l, "s_l": s_l, "r_l": r_l}
         if delta is not None:
             c_d, ls_d, s_d = delta
-            h = self.high_mask
-            d_hh = self.d[np.ix_(h, h)]
-            k_d = c_d * np.exp(-0.5 * d_hh / ls_d**2)
-            cov[np.ix_(h, h)] += k_d + s_d * np.eye(h.sum())
-            parts.update(k_d=k_d, d_hh=d_hh, s_d=s_d, ls_d=ls_d)
-        cov[np.diag_indices_from(cov)] += _JITTER
+            r_d = np.exp(self.d[nl:, nl:] * (-0.5 / ls_d**2))
+            cov[nl:, nl:] += c_d * r_d
+            diag[nl:] += s_d
+            parts.update(c_d=c_d, ls_d=ls_d, s_d=s_d, r_d=r_d)
+        cov.flat[:: n + 1] += diag
         return cov, parts
 
     def log_marginal_likelihood(self, theta=None, gradient: bool = False):
-        """Log marginal likelihood of the standardized observations (and its gradient in ``theta``)."""
+        """Log marginal likelihood of the standardized observations (and its gradient in ``theta``).
+
+        Gradient: ``0.5 * sum(W * dK)`` with ``W = alpha alpha^T - K^-1``, summed
+        per block (low-low, high-low, high-high) over the lower triangle only,
+        so the scale ``rho`` enters as a factor per block.
+        """
         theta = self.theta if theta is None else np.asarray(theta, dtype=np.float64)
         cov, p = self._joint_cov(theta)
-        chol, info = lapack.dpotrf(cov, lower=1, clean=1)
+        chol, info = lapack.dpotrf(cov, lower=1, clean=0, overwrite_a=1)
         if info != 0:
             raise np.linalg.LinAlgError("joint covariance is not positive definite")
-        alpha = cho_solve((chol, True), self.y, check_finite=False)
-        n = len(self.y)
+        alpha, _ = lapack.dpotrs(chol, self.y, lower=1)
+        n, nl = len(self.y), self.n_low
         value = -0.5 * self.y @ alpha - np.log(np.diag(chol)).sum() - 0.5 * n * np.log(2 * np.pi)
         if not gradient:
             return value
-        inv, _ = lapack.dpotri(chol, lower=1)
-        inv = np.tril(inv) + np.tril(inv, -1).T
-        w = np.outer(alpha, alpha) - inv  # d lml = 0.5 * sum(w * d cov)
-        ss = np.outer(p["scale"], p["scale"])
-        w_s = w * ss
-        k_low, d = p["k_low"], self.d
-        grad = [0.5 * (w_s * k_low).sum(),
-                0.5 * (w_s * k_low * d).sum() / p["ls_l"] ** 2,
-                0.5 * p["s_l"] * np.trace(w_s)]
+        inv, _ = lapack.dpotri(chol, lower=1, overwrite_c=1)  # lower triangle of K^-1
+        g = np.outer(alpha, alpha)
+        g -= inv
+        g = np.tril(g)
+        g.flat[:: n + 1] *= 0.5  # sum(W * M) = 2 sum(g * M) for symmetric M
+        blocks = lambda a: (a[:nl, :nl].sum(), a[nl:, :nl].sum(), a[nl:, nl:].sum())  # noqa: E731
+        rho, c_l, s_l = p["rho"], p["c_l"], p["s_l"]
+        gr = g * p["r_l"]
+        r_ll, r_hl, r_hh = blocks(gr)
+        gr *= self.d
+        q_ll, q_hl, q_hh = blocks(gr)
+        tr_l, tr_h = np.trace(g[:nl, :nl]), np.trace(g[nl:, nl:])
+        grad = [c_l * (r_ll + rho * r_hl + rho * rho * r_hh),
+                c_l * (q_ll + rho * q_hl + rho * rho * q_hh) / p["ls_l"] ** 2,
+                s_l * (tr_l + rho * rho * tr_h)]
         if self.levels == 2:
-            h = self.high_mask
-            m = (k_low + p["s_l"] * np.eye(n)) * p["scale"][None, :]
-            d_rho = (w[h] * m[h]).sum()
-            w_hh = w[np.ix_(h, h)]
-            grad = [d_rho] + grad + [0.5 * (w_hh * p["k_d"]).sum(),
-                                     0.5 * (w_hh * p["k_d"] * p["d_hh"]).sum() / p["ls_d"] ** 2,
-                                     0.5 * p["s_d"] * np.trace(w_hh)]
+            g_hh = g[nl:, nl:] * p["r_d"]
+            c_d = p["c_d"]
+            grad = [c_l * r_hl + 2 * rho * (c_l * r_hh + s_l * tr_h)] + grad + [
+                c_d * g_hh.sum(), c_d * (g_hh * self.d[nl:, nl:]).sum() / p["ls_d"] ** 2, p["s_d"] * tr_h]
         return value, np.array(grad)
 
     def _condition(self) -> None:
@@ -197,6 +214,22 @@ class CoKriging:
             c_d, ls_d, _ = delta
             out[:, self.n_low:] += c_d * np.exp(d_high * dtype(-0.5 / ls_d**2))
         return out
+
+    def mean_terms(self, level: int) -> list[tuple[float, float, np.ndarray]]:
+        """The standardized posterior mean of ``f_level`` as kernel expansions over the observations.
+
+        ``mean(x) = sum over (c, l, w) of c * sum_j w_j exp(-|x - x_j|^2 / (2 l^2))``,
+        ``j`` running over the low then the high observations: the same as
+        ``cross_cov(...) @ alpha``, in a form that structured candidate sets can
+        evaluate without the cross-covariance matrix.
+        """
+        self._check_level(level)
+        rho, (c_l, ls_l, _), delta = self._unpack(self.theta)
+        a_low, a_high = self.alpha[: self.n_low], self.alpha[self.n_low:]
+        terms = [(c_l, ls_l, np.concatenate([a_low * rho**level, a_high * rho ** (level + 1)]))]
+        if level == 1:
+            terms.append((delta[0], delta[1], np.concatenate([np.zeros(self.n_low), a_high])))
+        return terms
 
     def variance_from_cross(self, cross: np.ndarray, level: int) -> np.ndarray:
         """Standardized latent posterior variance from rows of :meth:`cross_cov`."""

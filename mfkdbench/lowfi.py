@@ -9,9 +9,9 @@ A source gives, per NB201 index, a search score and a cost in NB201 seconds;
   (:func:`authors_nst12`, registered as ``nst12`` on ``cifar100-kd240``, the
   cells it covers, so no search meets a cell without a value) or a
   :class:`~mfkdbench.lowfi_store.LowFiStore` file (:func:`store_source`).
-* ``live`` -- :class:`LiveSource`: a training function (the real trainer, or
-  anything ``index -> (score, seconds)``) whose runs land in a store and come
-  back through the ``kd`` path.
+* ``live`` -- :class:`LiveSource`: the real trainer (or any job with the same
+  interface) trains the cells the store lacks; the runs land in the store and
+  come back through the ``kd`` path.
 
 Cost normalization (the authors' runs were on another GPU): NB201 seconds =
 ``GPU_FACTOR * authors' seconds``, where ``GPU_FACTOR`` compares the *same
@@ -91,28 +91,41 @@ def authors_nst12(tables: Tables, dataset: str) -> LowFidelity | None:
 
 
 def store_source(tables: Tables, dataset: str, path, loss: str = "nst", epochs: int = 12,
-                 teacher_hash: str | None = None, name: str | None = None) -> LowFidelity:
-    """A low fidelity from a :class:`~mfkdbench.lowfi_store.LowFiStore` file.
+                 teacher_hash: str | None = None, name: str | None = None, cost_dataset: str | None = None,
+                 fraction: float = 1.0, channels: int = 16, cells: int = 5) -> LowFidelity:
+    """A low fidelity from the ``dataset`` runs of a :class:`~mfkdbench.lowfi_store.LowFiStore` file.
 
     Costs: the store's training seconds scaled to NB201's by the median, over
     cells the store also trained with plain cross-entropy for ``epochs``
     epochs, of (NB201 ``epochs``-epoch time / stored CE time); without such CE
     runs, the median over the stored runs themselves (which then absorbs the
-    teacher's extra cost: flagged in the description).
+    teacher's extra cost: flagged in the description). NB201's times are those
+    of ``cost_dataset`` (default ``dataset``): a training set NB201 lacks (the
+    offline ``digits``) borrows a named NB201 dataset's times, so its costs
+    are that dataset's seconds for the same cells, said in the description.
+    ``fraction``, ``channels`` and ``cells`` select the runs' training setup.
     """
     from .lowfi_store import LowFiStore
 
     store = LowFiStore(path)
-    runs = store.arrays(dataset, loss, epochs, teacher_hash)
+    setup = {"fraction": fraction, "channels": channels, "cells": cells}
+    runs = store.arrays(dataset, loss, epochs, teacher_hash, **setup)
     known = np.flatnonzero(np.isfinite(runs["val"]))
     if known.size == 0:
-        raise UserError(f"the store {path} holds no finished {dataset}/{loss}/{epochs}-epoch runs")
-    nb201_time = tables.get(dataset, "time_200") * epochs / 200
+        raise UserError(f"the store {path} holds no finished {dataset}/{loss}/{epochs}-epoch runs "
+                        f"(fraction {fraction}, C={channels}, N={cells})")
+    cost_dataset = cost_dataset or dataset
+    if not tables.has(cost_dataset, "time_200"):
+        raise UserError(f"no NB201 training times for {cost_dataset}; name the NB201 dataset whose times "
+                        "scale the store's costs (cost_dataset)")
+    nb201_time = tables.get(cost_dataset, "time_200") * epochs / 200
     reference, note = runs, "cost calibrated on these runs"
     if loss != "ce":
-        ce = store.arrays(dataset, "ce", epochs)
+        ce = store.arrays(dataset, "ce", epochs, **setup)
         if np.isfinite(ce["time"]).any():
             reference, note = ce, "cost calibrated on stored CE runs"
+    if cost_dataset != dataset:
+        note += f" against NB201 {cost_dataset} times"
     ok = np.isfinite(reference["time"]) & (reference["time"] > 0)
     factor = float(np.median(nb201_time[ok] / reference["time"][ok]))
     costs = _impute_times(runs["time"] * factor, known, nb201_time)
@@ -120,36 +133,76 @@ def store_source(tables: Tables, dataset: str, path, loss: str = "nst", epochs: 
     return LowFidelity(fid, runs["val"], costs)
 
 
-class LiveSource:
-    """Low fidelity by training: ``train(index) -> record`` for a :class:`LowFiStore`, run on demand.
+def store_benchmark(bench: Benchmark, path, loss: str = "nst", epochs: int = 12) -> Benchmark:
+    """``bench`` restricted to the cells with a finished ``loss`` run in the store at ``path``, which it offers
+    as the low fidelity ``<loss><epochs>`` (``nst12`` by default, the one ``mfkd`` uses), named ``<name>-store``."""
+    low = store_source(bench.tables, bench.dataset, path, loss, epochs)
+    cells = np.intersect1d(low.known, bench.space.candidates)
+    if cells.size == 0:
+        raise UserError(f"the store {path} holds no {loss}{epochs} run of a cell that {bench.name} searches")
+    store_bench = bench.restricted(f"{bench.name}-store", cells)
+    add_low_fidelity(store_bench, low)
+    return store_bench
 
-    Results are appended to ``store_path`` (a run already stored is not
-    repeated), then read back with :func:`store_source`, so live and stored
-    runs share one path.
+
+class LiveSource:
+    """Low fidelity by training: the cells a search needs are trained on demand and kept in a store.
+
+    ``job`` trains (default: the real trainer,
+    :func:`mfkdbench.realtrain.training_job` built from ``training``, e.g.
+    ``dataset``, ``loss``, ``epochs``, ``teacher``, ``fraction``,
+    ``channels``, ``cells``, ``device``, ``seed``); anything with the same
+    ``key_fields(index) -> dict`` and ``run(index, arch) -> record`` works.
+    A cell whose run key is already in ``store_path`` is not trained again;
+    results come back through :func:`store_source`, so live and stored runs
+    share one path.
     """
 
-    def __init__(self, train: Callable[[int], dict], store_path):
-        self.train = train
-        self.store_path = store_path
+    def __init__(self, store_path, space, job=None, **training):
+        self.store_path, self.space = store_path, space
+        self._job, self._training = job, training
+
+    @property
+    def job(self):
+        """The trainer, built on first use (loading data, maybe training a teacher, takes a while)."""
+        if self._job is None:
+            from pathlib import Path
+
+            from .realtrain import training_job
+
+            self._job = training_job(teacher_cache=Path(self.store_path).parent / "teachers", **self._training)
+        return self._job
 
     def ensure(self, indices) -> int:
         """Train the cells of ``indices`` that the store lacks; return how many were trained."""
-        from .lowfi_store import LowFiStore, run_key
+        from .lowfi_store import LowFiStore
+        from .realtrain import missing_runs
 
         store = LowFiStore(self.store_path)
-        trained = 0
-        for i in indices:
-            record = self.train(int(i))
-            if run_key(record) not in store:
-                trained += store.append(record)
-        return trained
+        todo = missing_runs(self.job, store, indices)
+        for index in todo:
+            store.append(self.job.run(index, self.space.arch(index)))
+        return len(todo)
+
+    def low_fidelity(self, tables: Tables, indices, cost_dataset: str | None = None,
+                     name: str | None = None) -> LowFidelity:
+        """Train what ``indices`` lacks, then the store's runs with this job's settings as a low fidelity."""
+        self.ensure(indices)
+        key = self.job.key_fields(0)
+        return store_source(tables, key["dataset"], self.store_path, key["loss"], key["epochs"],
+                            key["teacher_hash"], name, cost_dataset, key["fraction"], key["channels"], key["cells"])
 
 
 SOURCES = ("ce12", "kd", "live")
 
 
 def low_fidelity(name: str, tables: Tables, dataset: str, **options) -> LowFidelity:
-    """A low-fidelity source by name: ``ce12``, ``kd`` (authors' table, or ``path=`` a store) or ``live``."""
+    """A low-fidelity source by name: ``ce12``, ``kd`` (authors' table, or ``path=`` a store) or ``live``.
+
+    ``live`` options: ``path`` (the store), ``indices`` (cells to have),
+    optional ``job``, ``cost_dataset`` and ``name``, and the training options
+    of :func:`mfkdbench.realtrain.training_job` (``dataset`` is this call's).
+    """
     if name == "ce12":
         fid = Fidelity("ce12", 12, 0, "12-epoch schedule, cross-entropy, validation accuracy")
         return LowFidelity(fid, tables.get(dataset, "val_acc_12"), tables.get(dataset, "time_200") * 12 / 200)
@@ -161,9 +214,12 @@ def low_fidelity(name: str, tables: Tables, dataset: str, **options) -> LowFidel
             raise UserError(f"no knowledge-distillation table for {dataset} in this data; give a store path")
         return kd
     if name == "live":
-        source = LiveSource(options.pop("train"), options["path"])
-        source.ensure(options.pop("indices"))
-        return store_source(tables, dataset, **options)
+        from .space import SearchSpace
+
+        extra = {k: options.pop(k) for k in ("cost_dataset", "name") if k in options}
+        source = LiveSource(options.pop("path"), SearchSpace(tables.index_codes), options.pop("job", None),
+                            dataset=dataset, **{k: v for k, v in options.items() if k != "indices"})
+        return source.low_fidelity(tables, options["indices"], **extra)
     raise UserError(f"unknown low-fidelity source {name!r}; choose one of {', '.join(SOURCES)}")
 
 

@@ -147,12 +147,12 @@ class GPSearch(Optimizer):
             if not high.indices:
                 return False
             self.model.fit(high.encodings, high.scores)
-            self._d = (self.pool.sqdist(high.indices, high.encodings), np.zeros((len(self.pool), 0), np.float32))
+            self._observed = (high.indices, [])
             return True
         if not high.indices or not low.indices:
             return False
         self.model.fit(low.encodings, low.scores, high.encodings, high.scores)
-        self._d = (self.pool.sqdist(low.indices, low.encodings), self.pool.sqdist(high.indices, high.encodings))
+        self._observed = (low.indices, high.indices)
         return True
 
     def _best(self, level: int, acquisition: str, model_level: int | None = None):
@@ -163,7 +163,8 @@ class GPSearch(Optimizer):
             mu, sd = (self.model.mean_low, self.model.std_low) if model_level == 0 else \
                 (self.model.mean_high, self.model.std_high)
             best = (max(scores) - mu) / sd
-        return self.pool.best(self.model, model_level, *self._d, self.obs[level].untried, acquisition, best, self.beta)
+        return self.pool.best(self.model, model_level, self.obs[level].untried, self._observed, acquisition, best,
+                              self.beta)
 
     def _propose(self, level: int | None):
         if not self._fit():

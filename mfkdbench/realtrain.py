@@ -101,6 +101,28 @@ class Job:
                 "torch": torch.__version__, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
 
 
+def missing_runs(job, store: LowFiStore, indices) -> list[int]:
+    """The cells of ``indices`` (in order, once each) whose run with ``job``'s settings ``store`` lacks."""
+    return [i for i in dict.fromkeys(map(int, indices)) if run_key(job.key_fields(i)) not in store]
+
+
+def training_job(dataset: str, loss: str = "nst", epochs: int = 12, *, teacher: str | None = None,
+                 teacher_epochs: int = 200, fraction: float = 1.0, channels: int = 16, cells: int = 5,
+                 batch_size: int = 256, device: str = "cpu", seed: int = 0, data_dir: str | None = None,
+                 download: bool = False, teacher_cache: str | Path | None = None) -> Job:
+    """A :class:`Job` from the training options (the live low fidelity's trainer).
+
+    Without ``teacher`` a distillation loss trains one (``teacher_epochs``) and
+    caches it in ``teacher_cache`` (default: next to the default store).
+    """
+    from .trainer import TrainConfig
+
+    options = JobOptions(dataset, loss, data_dir, download, teacher, teacher_epochs)
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, fraction=fraction, seed=seed, device=device,
+                         channels=channels, cells=cells)
+    return Job(options, config, Path(teacher_cache) if teacher_cache else default_store_path().parent / "teachers")
+
+
 def curve_text(record: dict) -> str:
     """A run's per-epoch curve as a small table."""
     c = record["curve"]
@@ -133,7 +155,7 @@ def build_lowfi(archs_text: str, options: JobOptions, config, store_path: str | 
     indices = parse_archs(archs_text, space, config.seed)
     store = LowFiStore(store_path or default_store_path())
     job = Job(options, config, store.path.parent / "teachers")
-    todo = [i for i in indices if run_key(job.key_fields(i)) not in store]
+    todo = missing_runs(job, store, indices)
     failed = 0
     with tqdm(total=len(indices), initial=len(indices) - len(todo), disable=not progress, unit="arch",
               desc=f"lowfi {job.data.name}/{job.loss.kind}") as bar:

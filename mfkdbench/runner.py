@@ -11,10 +11,18 @@ from .simulator import Budget, Run, simulate
 def run_preset(optimizer: str, dataset: str, preset: str = "nb201-iclr20", *, seconds: float | None = None,
                evaluations: int | None = None, overshoot: bool = True, n_workers: int = 1, seed: int = 0,
                seed_mode: str = "mean", charge_overhead: bool = False, data: str | None = None,
-               optimizer_options: dict | None = None) -> tuple[Benchmark, Run]:
-    """Load ``dataset`` and run ``optimizer`` under ``preset``; ``seconds`` overrides the preset's budget."""
+               optimizer_options: dict | None = None, lowfi_store: str | None = None) -> tuple[Benchmark, Run]:
+    """Load ``dataset`` and run ``optimizer`` under ``preset``; ``seconds`` overrides the preset's budget.
+
+    ``lowfi_store``: a low-fidelity store file whose 12-epoch NST runs become the
+    ``nst12`` fidelity, the search limited to the cells they cover (``<dataset>-store``).
+    """
     protocol = get_preset(preset)
     benchmark = load_benchmark(dataset, data, seed_mode)
+    if lowfi_store is not None:
+        from .lowfi import store_benchmark
+
+        benchmark = store_benchmark(benchmark, lowfi_store)
     if seconds is None:
         seconds = protocol.budget_for(benchmark.dataset)
     run = simulate(benchmark, optimizer, seed, Budget(seconds, evaluations, overshoot), n_workers=n_workers,

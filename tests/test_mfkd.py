@@ -53,22 +53,27 @@ def test_search_is_deterministic_and_follows_the_design(kd240, name):
             assert ev[ev.fidelity == fid]["index"].is_unique
 
 
-def test_ucb_step_picks_the_exact_argmax_over_the_pool(kd240):
-    """The pruned candidate search equals scoring every cell with the float64 posterior."""
+@pytest.mark.parametrize("encoding", ["onehot", "path"])
+def test_ucb_step_picks_the_exact_argmax_over_the_pool(kd240, encoding):
+    """The pruned candidate search equals scoring every cell with the float64 posterior
+    (one-hot: means from the grid factorization; path: from cached distances in float32)."""
     from mfkdbench.mfkd import MFKD
     from mfkdbench.optimizer import Trial
     from mfkdbench.simulator import search_fidelities
 
-    opt = MFKD(kd240.space, search_fidelities(kd240, "200"), np.random.default_rng(1))
+    opt = MFKD(kd240.space, search_fidelities(kd240, "200"), np.random.default_rng(1), encoding=encoding)
+    assert (opt.pool._grid is None) == (encoding == "path")
     for k in range(30):
         index, fid = opt.ask()
         opt.tell(Trial(k, index, fid), kd240.score(index, fid), kd240.cost(index, fid))
     assert opt._fit()
     for level in (0, 1):
-        mean, var = opt.pool.posterior(opt.model, level, *opt._d)
+        mean, var = opt.pool.posterior(opt.model, level)
+        tol = 1e-9 if encoding == "onehot" else 1e-5
+        np.testing.assert_allclose(opt.pool.means(opt.model, level, opt._observed), mean, rtol=tol, atol=tol)
         score = mean + np.sqrt(var)
         score[~opt.obs[level].untried] = -np.inf
-        pos, value = opt.pool.best(opt.model, level, *opt._d, opt.obs[level].untried)
+        pos, value = opt.pool.best(opt.model, level, opt.obs[level].untried, opt._observed)
         assert value == pytest.approx(score.max(), rel=1e-4)
         assert score[pos] >= score.max() - 1e-4
 
@@ -97,26 +102,35 @@ def test_low_fidelity_sources_by_name(tables, tmp_path):
 
 
 def test_live_source_round_trips_through_a_store(tables, tmp_path):
-    """A training function's records land in a store and come back as a low fidelity.
+    """A job's records land in a store and come back as a low fidelity; stored cells are not trained again.
 
-    The "training" here reads NB201's recorded 12-epoch runs (real data, no trainer needed).
+    The "training" here reads NB201's recorded 12-epoch runs (real data, no trainer needed);
+    tests/test_live_lowfi.py runs the real trainer.
     """
     from mfkdbench.lowfi import low_fidelity
 
     val, test, t200 = (tables.get("cifar100", m) for m in ("val_acc_12", "test_acc_12", "time_200"))
 
-    def train(i):
-        return {"arch_index": i, "dataset": "cifar100", "loss": "ce", "epochs": 12, "fraction": 1.0,
-                "teacher_hash": None, "seed": 0, "channels": 16, "cells": 5, "status": "ok",
-                "test_acc": float(test[i]),
-                "curve": {"val_acc": [float(val[i])] * 12, "train_time_s": [float(t200[i]) * 12 / 200 / 24] * 12}}
+    class RecordedRuns:
+        trained: list = []
 
-    path = tmp_path / "lowfi.jsonl"
-    low = low_fidelity("live", tables, "cifar100", train=train, path=path, indices=[5, 9, 11], loss="ce")
-    assert low.known.tolist() == [5, 9, 11]
+        def key_fields(self, i):
+            return {"arch_index": i, "dataset": "cifar100", "loss": "ce", "epochs": 12, "fraction": 1.0,
+                    "teacher_hash": None, "seed": 0, "channels": 16, "cells": 5}
+
+        def run(self, i, arch):
+            self.trained.append(i)
+            return {**self.key_fields(i), "arch": str(arch), "status": "ok", "test_acc": float(test[i]),
+                    "curve": {"val_acc": [float(val[i])] * 12, "train_time_s": [float(t200[i]) * 12 / 200 / 24] * 12}}
+
+    path, job = tmp_path / "lowfi.jsonl", RecordedRuns()
+    low = low_fidelity("live", tables, "cifar100", job=job, path=path, indices=[5, 9, 11])
+    assert low.known.tolist() == [5, 9, 11] and low.fidelity.name == "ce12"
     np.testing.assert_allclose(low.scores[[5, 9, 11]], val[[5, 9, 11]])
     # the store's seconds are half NB201's: the calibration doubles them back
     np.testing.assert_allclose(low.costs[[5, 9, 11]], t200[[5, 9, 11]] * 12 / 200)
+    low = low_fidelity("live", tables, "cifar100", job=job, path=path, indices=[9, 11, 20])
+    assert job.trained == [5, 9, 11, 20] and low.known.tolist() == [5, 9, 11, 20]
 
 
 def test_correlation_reports_nst_above_ce(tables):
