@@ -65,7 +65,7 @@ def arch(arch, dataset, fidelity, data):
 @click.option("--optimizer", required=True, help="Registered optimizer name (random, rea, reinforce, ...).")
 @click.option("--dataset", required=True, help="cifar10, cifar100, imagenet16-120 or a named subset.")
 @click.option("--preset", default="nb201-iclr20", show_default=True,
-              help="Protocol: nb201-iclr20, nats-tpami21 or hf200 (budget and search fidelity).")
+              help="Protocol: nb201-iclr20, nats-tpami21, nats-hf200 or hf200 (budget and search fidelity).")
 @click.option("--budget", "seconds", type=float, default=None, help="Simulated seconds (default: the preset's).")
 @click.option("--evaluations", type=int, default=None, help="Also stop after this many evaluations.")
 @click.option("--workers", type=int, default=1, show_default=True, help="Asynchronous workers.")
@@ -167,7 +167,7 @@ def _optimizer_list(ctx, param, value):
 @click.option("--seeds", type=int, default=20, show_default=True, help="Seeds per optimizer (0 .. N-1).")
 @click.option("--optimizers", callback=_optimizer_list, default=None,
               help="Comma-separated names (default: every registered optimizer the data supports).")
-@click.option("--preset", default=None, help="Protocol (default nats-tpami21): nb201-iclr20, nats-tpami21, hf200.")
+@click.option("--preset", default=None, help="Protocol (default nats-hf200): nb201-iclr20, nats-tpami21, nats-hf200, hf200.")
 @click.option("--budget", "budget_s", type=float, default=None,
               help="Simulated seconds instead of a preset (searches the 200-epoch fidelity).")
 @click.option("--target-fidelity", default=None, help="Override the fidelity searched on (e.g. 200, ce12).")

@@ -3,10 +3,11 @@
 * ``cifar100-kd240`` (the 240 CIFAR-100 cells with the authors' NST runs):
   mfkd, mf-ce, gp-hf, random, rea, local-search; hf200's budget (200,000
   simulated seconds), target = 200-epoch validation accuracy.
-* cifar10 / cifar100 / imagenet16-120 under nats-tpami21's budgets (20,000 /
-  40,000 / 120,000 s) with target 200 epochs (nats-tpami21 itself targets
-  ce12, which leaves a multi-fidelity method no lower fidelity): mf-ce,
-  gp-hf and the baselines (no KD data outside the 240 cells, so no mfkd).
+* cifar10 / cifar100 / imagenet16-120 under ``nats-hf200`` (NATS-Bench's
+  budgets, 20,000 / 40,000 / 120,000 s, with target 200 epochs; nats-tpami21
+  itself targets ce12, which leaves a multi-fidelity method no lower
+  fidelity): mf-ce, gp-hf and the baselines (no KD data outside the 240
+  cells, so no mfkd).
 
 Per optimizer: final 200-epoch test accuracy (mean, std, median), the share of
 seeds that found the benchmark's best cell (by test accuracy) and the
@@ -32,7 +33,7 @@ from mfkdbench.simulator import Budget, simulate  # noqa: E402
 BASELINES = ["random", "rea", "local-search"]
 STUDIES = {
     "kd240": [("cifar100-kd240", 200_000.0, ["mfkd", "mf-ce", "gp-hf"] + BASELINES)],
-    "full": [(ds, get_preset("nats-tpami21").budget_for(ds), ["mf-ce", "gp-hf"] + BASELINES)
+    "full": [(ds, get_preset("nats-hf200").budget_for(ds), ["mf-ce", "gp-hf"] + BASELINES)
              for ds in ("cifar10", "cifar100", "imagenet16-120")],
 }
 

@@ -26,7 +26,7 @@ from .benchmark import HIGH
 from .errors import UserError
 from .store import ResultStore, encode_run
 
-DEFAULT_PRESET = "nats-tpami21"
+DEFAULT_PRESET = "nats-hf200"
 #: manifest entries that describe but do not identify the data (a path may be spelled differently)
 INFORMATIONAL = ("data_source",)
 
@@ -84,7 +84,7 @@ def cached_benchmark(name: str, data: str | None, seed_mode: str):
 
 def make_protocol(benchmark: str, data: str | None, preset: str | None = None, budget_s: float | None = None,
                   target_fidelity: str | None = None, sim_workers: int = 1, seed_mode: str = "mean") -> Protocol:
-    """Resolve preset/budget/target for ``benchmark`` (preset ``nats-tpami21`` unless a budget is given)."""
+    """Resolve preset/budget/target for ``benchmark`` (preset ``nats-hf200`` unless a budget is given)."""
     from .simulator import get_preset
 
     if preset is not None and budget_s is not None:

@@ -121,6 +121,32 @@ def test_tests_separate_clear_differences_only():
     assert low < base.mean() < high and high - low < 2
 
 
+def test_reference_is_the_users_else_mfkd_else_mf_ce():
+    from mfkdbench.errors import UserError
+    from mfkdbench.report import choose_reference
+
+    assert choose_reference(["rea", "mfkd", "mf-ce"]) == "mfkd"
+    assert choose_reference(["rea", "mf-ce", "bananas"]) == "mf-ce"
+    assert choose_reference(["rea", "bananas"]) == "bananas"
+    assert choose_reference(["rea", "mfkd"], "rea") == "rea"
+    with pytest.raises(UserError, match="'gp-hf' is not in the results"):
+        choose_reference(["rea", "mfkd"], "gp-hf")
+
+
+def test_default_protocol_leaves_multi_fidelity_methods_a_lower_fidelity(tables):
+    """compare's default (nats-hf200): NATS-Bench budget, 200-epoch target, so mf-ce runs and mfkd says why not."""
+    from mfkdbench.experiment import make_protocol, plan_comparison
+
+    protocol = make_protocol("imagenet16-120", None)
+    assert (protocol.preset, protocol.budget_s, protocol.target_fidelity) == ("nats-hf200", 120_000.0, "200")
+    plan = plan_comparison(protocol, None, 1)
+    runs = {c.optimizer for c in plan.cells}
+    assert {"mf-ce", "gp-hf", "rea", "bohb"} <= runs and "mfkd" not in runs
+    assert "cifar100-kd240" in plan.skipped["mfkd"]
+    tpami = plan_comparison(make_protocol("imagenet16-120", None, "nats-tpami21"), None, 1)
+    assert "mf-ce" in tpami.skipped and "ce12" in tpami.skipped["mf-ce"]
+
+
 def test_time_to_regret():
     from mfkdbench.summary import time_to_regret
 
@@ -140,7 +166,7 @@ def test_compare_writes_tables_and_figures_and_resumes(tmp_path, capsys, cache):
     assert "| optimizer | runs | final (mean ± std)" in text and "Friedman test" in text
     summary = pd.read_csv(out / "summary.csv").set_index("optimizer")
     assert list(summary["runs"]) == [3, 3]
-    assert_same_runs(stored_runs(out), expected_runs(["random", "rea"], 3, 20000.0, "ce12"))
+    assert_same_runs(stored_runs(out), expected_runs(["random", "rea"], 3, 20000.0, "200"))
     finals = pd.read_csv(out / "outcomes.csv").groupby("optimizer")["final"].mean()
     assert summary.loc["rea", "mean"] == pytest.approx(finals["rea"])
     assert (out / "summary.tex").read_text().startswith(r"\begin{table}")
@@ -155,7 +181,7 @@ def test_compare_writes_tables_and_figures_and_resumes(tmp_path, capsys, cache):
     assert (out / "summary.md").is_file() and digest(out / "results.sqlite") == before
     main(["compare", "--dataset", "cifar10", "--seeds", "4", "--optimizers", "random,rea", "--workers", "1",
           "--out", str(out), "--quiet"])
-    assert_same_runs(stored_runs(out), expected_runs(["random", "rea"], 4, 20000.0, "ce12"))
+    assert_same_runs(stored_runs(out), expected_runs(["random", "rea"], 4, 20000.0, "200"))
 
 
 def test_kill_and_resume_stores_every_cell_exactly_once(tmp_path, cache):

@@ -183,6 +183,8 @@ def test_presets():
     assert get_preset("nats-tpami21").budgets == {"cifar10": 20_000.0, "cifar100": 40_000.0,
                                                   "imagenet16-120": 120_000.0}
     assert PRESETS["hf200"].target_fidelity == "200"
+    assert PRESETS["nats-hf200"].budgets == PRESETS["nats-tpami21"].budgets
+    assert PRESETS["nats-hf200"].target_fidelity == "200"
     with pytest.raises(UserError, match="unknown preset"):
         get_preset("nb301")
 
