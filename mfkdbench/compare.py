@@ -23,17 +23,18 @@ def compare(dataset: str, seeds: int, optimizers: list[str] | None = None, prese
             budget_s: float | None = None, target_fidelity: str | None = None, sim_workers: int = 1,
             seed_mode: str = "mean", workers: int | None = None, executor: str = "local",
             scheduler: str | None = None, out: str | Path | None = None, data: str | None = None,
-            reference: str | None = None, target_regret: float | None = None, progress: bool = True) -> str:
+            reference: str | None = None, target_regret: float | None = None, progress: bool = True,
+            lowfi_store: str | Path | None = None) -> str:
     """Run the missing cells of the grid into ``out`` and render its outputs; return the terminal text."""
     runner = make_executor(executor, workers, scheduler)
-    protocol = make_protocol(dataset, data, preset, budget_s, target_fidelity, sim_workers, seed_mode)
+    protocol = make_protocol(dataset, data, preset, budget_s, target_fidelity, sim_workers, seed_mode, lowfi_store)
     if target_fidelity is None and protocol.preset and protocol.target_fidelity != get_preset(protocol.preset).target_fidelity:
         _note(f"note: this data has no '{get_preset(protocol.preset).target_fidelity}' fidelity; "
               f"searching on '{protocol.target_fidelity}' with {protocol.preset}'s budget")
     plan = plan_comparison(protocol, data, seeds, optimizers)
     for name, reason in plan.skipped.items():
         _note(f"skipped {name}: {reason}")
-    out = Path(out or f"results/{protocol.benchmark}")
+    out = Path(out or f"results/{plan.manifest['benchmark']}")
     with ResultStore(out) as store:
         run_comparison(plan, store, runner, progress)
     kwargs = {} if target_regret is None else {"target_regret": target_regret}

@@ -14,11 +14,13 @@ simulated workers; a store whose manifest differs refuses new cells.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import sys
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 import numpy as np
 
@@ -28,7 +30,7 @@ from .store import ResultStore, encode_run
 
 DEFAULT_PRESET = "nats-hf200"
 #: manifest entries that describe but do not identify the data (a path may be spelled differently)
-INFORMATIONAL = ("data_source",)
+INFORMATIONAL = ("data_source", "lowfi_store")
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class Protocol:
     sim_workers: int = 1
     seed_mode: str = "mean"
     charge_overhead: bool = False
+    lowfi_store: str | None = None  # a low-fidelity store whose NST runs define the benchmark (``<name>-store``)
+    lowfi_checksum: str | None = None  # of those runs (:func:`lowfi_checksum`)
 
 
 @dataclass(frozen=True)
@@ -74,22 +78,40 @@ def package_version() -> str:
         return "unknown"
 
 
+def cached_benchmark(name: str, data: str | None, seed_mode: str, lowfi_store: str | None = None):
+    """A benchmark loaded once per process (workers reuse it across cells); with ``lowfi_store``, the
+    cells that store has NST runs for, offering them as ``nst12`` (:func:`mfkdbench.lowfi.store_benchmark`),
+    reloaded when the store file changes."""
+    stamp = None
+    if lowfi_store is not None and Path(lowfi_store).exists():
+        info = Path(lowfi_store).stat()
+        stamp = (info.st_mtime_ns, info.st_size)
+    return _load_benchmark(name, data, seed_mode, lowfi_store, stamp)
+
+
 @lru_cache(maxsize=4)
-def cached_benchmark(name: str, data: str | None, seed_mode: str):
-    """A benchmark loaded once per process (workers reuse it across cells)."""
+def _load_benchmark(name: str, data: str | None, seed_mode: str, lowfi_store: str | None, stamp):
     from .benchmark import load_benchmark
 
-    return load_benchmark(name, data, seed_mode)
+    bench = load_benchmark(name, data, seed_mode)
+    if lowfi_store is not None:
+        from .lowfi import store_benchmark
+
+        bench = store_benchmark(bench, lowfi_store)
+    return bench
 
 
 def make_protocol(benchmark: str, data: str | None, preset: str | None = None, budget_s: float | None = None,
-                  target_fidelity: str | None = None, sim_workers: int = 1, seed_mode: str = "mean") -> Protocol:
+                  target_fidelity: str | None = None, sim_workers: int = 1, seed_mode: str = "mean",
+                  lowfi_store: str | None = None) -> Protocol:
     """Resolve preset/budget/target for ``benchmark`` (preset ``nats-hf200`` unless a budget is given)."""
     from .simulator import get_preset
 
     if preset is not None and budget_s is not None:
         raise UserError("give either --preset or --budget, not both")
-    bench = cached_benchmark(benchmark, data, seed_mode)
+    if lowfi_store is not None:
+        lowfi_store = str(Path(lowfi_store).expanduser().resolve())
+    bench = cached_benchmark(benchmark, data, seed_mode, lowfi_store)
     if budget_s is None:
         p = get_preset(preset or DEFAULT_PRESET)
         preset, budget_s, target = p.name, p.budget_for(bench.dataset), p.target_fidelity
@@ -103,7 +125,8 @@ def make_protocol(benchmark: str, data: str | None, preset: str | None = None, b
         raise UserError(f"--budget must be a positive number of simulated seconds, got {budget_s}")
     if int(sim_workers) < 1:
         raise UserError(f"--sim-workers must be at least 1, got {sim_workers}")
-    return Protocol(bench.name, float(budget_s), target, preset, int(sim_workers), seed_mode)
+    return Protocol(benchmark, float(budget_s), target, preset, int(sim_workers), seed_mode, lowfi_store=lowfi_store,
+                    lowfi_checksum=lowfi_checksum(bench) if lowfi_store else None)
 
 
 def plan_comparison(protocol: Protocol, data: str | None, seeds: int, optimizers: list[str] | None = None) -> Plan:
@@ -113,7 +136,7 @@ def plan_comparison(protocol: Protocol, data: str | None, seeds: int, optimizers
 
     if seeds < 1:
         raise UserError(f"--seeds must be at least 1, got {seeds}")
-    bench = cached_benchmark(protocol.benchmark, data, protocol.seed_mode)
+    bench = cached_benchmark(protocol.benchmark, data, protocol.seed_mode, protocol.lowfi_store)
     fidelities = search_fidelities(bench, protocol.target_fidelity)
     explicit = optimizers is not None
     names = list(dict.fromkeys(optimizers)) if explicit else optimizer_names()
@@ -133,12 +156,22 @@ def plan_comparison(protocol: Protocol, data: str | None, seeds: int, optimizers
         raise UserError(f"no optimizer can run on {bench.name} with this data")
     meta = bench.tables.meta
     manifest = {
-        "package": "mfkdbench", "version": package_version(), "benchmark": bench.name, "dataset": bench.dataset,
-        "data_source": meta.get("source"), "data_checksum": meta.get("checksum") or meta.get("source"),
-        "report_metric": bench.report_metric, "optimum": bench.optimum, **dataclasses.asdict(protocol),
+        **dataclasses.asdict(protocol), "package": "mfkdbench", "version": package_version(), "benchmark": bench.name,
+        "dataset": bench.dataset, "data_source": meta.get("source"),
+        "data_checksum": meta.get("checksum") or meta.get("source"), "report_metric": bench.report_metric,
+        "optimum": bench.optimum,
     }
     cells = [Cell(name, s) for name in runnable for s in range(seeds)]
     return Plan(protocol, data, cells, skipped, manifest)
+
+
+def lowfi_checksum(bench) -> str:
+    """Checksum of a store benchmark's cells and ``nst12`` scores and costs: runs appended for other cells,
+    datasets or settings leave it unchanged; a new or different run of its kind changes it."""
+    cells = [int(i) for i in bench.space.candidates]
+    values = [(bench.score(i, "nst12"), bench.cost(i, "nst12")) for i in cells]
+    digest = hashlib.sha256(np.asarray(cells, dtype=np.int64).tobytes() + np.asarray(values, dtype=np.float64).tobytes())
+    return digest.hexdigest()[:16]
 
 
 def cell_config(plan: Plan, cell: Cell) -> dict:
@@ -152,7 +185,10 @@ def run_cell(task: tuple) -> tuple:
 
     protocol, data, cell = task
     t0 = time.perf_counter()
-    bench = cached_benchmark(protocol.benchmark, data, protocol.seed_mode)
+    bench = cached_benchmark(protocol.benchmark, data, protocol.seed_mode, protocol.lowfi_store)
+    if protocol.lowfi_store and lowfi_checksum(bench) != protocol.lowfi_checksum:
+        raise UserError(f"the low-fidelity store {protocol.lowfi_store} changed during the comparison; "
+                        "rerun to start from its new contents in a new --out")
     run = simulate(bench, cell.optimizer, cell.seed, Budget(seconds=protocol.budget_s),
                    n_workers=protocol.sim_workers, target_fidelity=protocol.target_fidelity,
                    charge_overhead=protocol.charge_overhead)
@@ -168,7 +204,7 @@ def run_comparison(plan: Plan, store: ResultStore, executor, progress: bool = Tr
     todo = [c for c in plan.cells if c.key not in done]
     added = 0
     with tqdm(total=len(plan.cells), initial=len(plan.cells) - len(todo), unit="cell", file=sys.stderr,
-              disable=not progress, desc=plan.protocol.benchmark, dynamic_ncols=True) as bar:
+              disable=not progress, desc=plan.manifest["benchmark"], dynamic_ncols=True) as bar:
         for cell, blob, wall in executor.map_unordered(run_cell, [(plan.protocol, plan.data, c) for c in todo]):
             added += store.put(cell.key, cell.optimizer, cell.seed, cell_config(plan, cell), blob, wall)
             bar.update(1)

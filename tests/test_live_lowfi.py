@@ -102,3 +102,51 @@ def test_run_with_a_missing_or_corrupt_lowfi_store_is_one_line(tmp_path, capsys,
     assert exit_info.value.code == 2 and err.startswith("error: ") and "holds no finished" in err
     assert err.count("\n") == 1
     assert path.exists() == (content is not None) and (content is None or path.read_bytes() == content)
+
+
+def test_compare_with_a_lowfi_store_resumes_and_refuses_a_changed_store(tables, tmp_path, capsys):
+    """compare on the store's cells: mfkd runs on them; unrelated appends keep the results valid, a new NST run
+    of the same kind changes the benchmark, so the folder refuses it and keeps what it holds."""
+    from click_cli import main
+    from mfkdbench.lowfi_store import LowFiStore
+    from mfkdbench.store import ResultStore
+
+    cells = np.random.default_rng(1).choice(15625, 60, replace=False)
+    path, out = tmp_path / "lowfi.jsonl", tmp_path / "results"
+    _nst_store(tables, path, cells[:50])
+    args = ["compare", "--dataset", "cifar100", "--optimizers", "mfkd,random", "--seeds", "2", "--budget", "30000",
+            "--lowfi-store", str(path), "--out", str(out), "--quiet", "--workers", "1"]
+    main(args)
+    text = capsys.readouterr().out
+    assert text.startswith("# cifar100-store") and "| mfkd | 2 |" in text
+    with ResultStore(out, create=False) as store:
+        manifest, runs = store.manifest(), store.runs()
+    assert manifest["benchmark"] == "cifar100-store" and manifest["lowfi_store"] == str(path.resolve())
+    assert len(runs) == 4 and all(set(r.evaluations["index"]) <= set(cells[:50]) for r in runs)
+    assert any("nst12" in set(r.evaluations["fidelity"]) for r in runs if r.optimizer == "mfkd")
+
+    record = {k: v for k, v in LowFiStore(path).records()[0].items()}
+    LowFiStore(path).append({**record, "dataset": "cifar10"})  # another dataset: same benchmark
+    main(args)
+    assert "wrote" in capsys.readouterr().out
+    before = (out / "results.sqlite").read_bytes()
+    _nst_store(tables, path, cells[50:])
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "holds results of other data or settings" in err and err.count("\n") == 1
+    assert (out / "results.sqlite").read_bytes() == before
+
+
+def test_a_cell_refuses_a_store_that_changed_after_planning(tables, tmp_path):
+    from mfkdbench.experiment import Cell, make_protocol, run_cell
+
+    cells = np.random.default_rng(2).choice(15625, 30, replace=False)
+    path = tmp_path / "lowfi.jsonl"
+    _nst_store(tables, path, cells[:20])
+    protocol = make_protocol("cifar100", None, budget_s=20_000.0, lowfi_store=str(path))
+    cell, blob, _ = run_cell((protocol, None, Cell("random", 0)))
+    assert cell.key == "random/0" and blob
+    _nst_store(tables, path, cells[20:])
+    with pytest.raises(UserError, match="changed during the comparison"):
+        run_cell((protocol, None, Cell("random", 1)))
