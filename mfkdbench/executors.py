@@ -40,13 +40,19 @@ def _exit_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+def _worker_count(workers: int | None) -> int:
+    """``workers``, or the CPU count when None; :class:`UserError` below 1."""
+    count = int(os.cpu_count() or 1) if workers is None else int(workers)
+    if count < 1:
+        raise UserError(f"--workers must be at least 1, got {workers}")
+    return count
+
+
 class LocalExecutor:
     """``workers`` local processes; one worker runs the cells in this process."""
 
     def __init__(self, workers: int | None = None):
-        self.workers = int(workers or os.cpu_count() or 1)
-        if self.workers < 1:
-            raise UserError(f"--workers must be at least 1, got {workers}")
+        self.workers = _worker_count(workers)
 
     def map_unordered(self, fn: Callable, tasks: Iterable) -> Iterator:
         tasks = list(tasks)
@@ -74,7 +80,7 @@ class DaskExecutor:
             raise UserError("--executor dask needs Dask: pip install 'mfkdbench[dask]'") from None
         self.address = address
         self.connect_timeout = connect_timeout
-        self.workers = int(workers or os.cpu_count() or 1)
+        self.workers = _worker_count(workers)
 
     def map_unordered(self, fn: Callable, tasks: Iterable) -> Iterator:
         from distributed import Client, LocalCluster, as_completed as dask_completed

@@ -26,7 +26,7 @@ runs, of (normalized NST time / NB201 12-epoch time).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -107,6 +107,8 @@ def store_source(tables: Tables, dataset: str, path, loss: str = "nst", epochs: 
     """
     from .lowfi_store import LowFiStore
 
+    if not Path(path).is_file():
+        raise UserError(f"no low-fidelity store at {path}")
     store = LowFiStore(path)
     setup = {"fraction": fraction, "channels": channels, "cells": cells}
     runs = store.arrays(dataset, loss, epochs, teacher_hash, **setup)
@@ -166,8 +168,6 @@ class LiveSource:
     def job(self):
         """The trainer, built on first use (loading data, maybe training a teacher, takes a while)."""
         if self._job is None:
-            from pathlib import Path
-
             from .realtrain import training_job
 
             self._job = training_job(teacher_cache=Path(self.store_path).parent / "teachers", **self._training)

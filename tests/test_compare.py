@@ -224,6 +224,7 @@ def test_kill_and_resume_stores_every_cell_exactly_once(tmp_path, cache):
     (["--dataset", "cifar10", "--preset", "nosuch"], "unknown preset 'nosuch'"),
     (["--dataset", "cifar10", "--optimizers", "random", "--budget", "9000"], "holds results of other data or settings"),
     (["--dataset", "cifar10", "--optimizers", "random", "--seeds", "0"], "--seeds must be at least 1"),
+    (["--dataset", "cifar10", "--lowfi-store", "no-such-store.jsonl"], "no low-fidelity store at /"),
 ])
 def test_bad_input_one_line_and_store_untouched(args, message, tmp_path, capsys, cache):
     out = tmp_path / "kept"
@@ -238,6 +239,16 @@ def test_bad_input_one_line_and_store_untouched(args, message, tmp_path, capsys,
     assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], err
     assert digest(out / "results.sqlite") == before
     assert len(stored_runs(out)) == 2
+
+
+@pytest.mark.parametrize("executor", ["local", "dask"])
+def test_zero_workers_is_refused(executor):
+    from mfkdbench.errors import UserError
+    from mfkdbench.executors import make_executor
+
+    with pytest.raises(UserError, match="--workers must be at least 1, got 0"):
+        make_executor(executor, 0)
+    assert make_executor("local", 3).workers == 3
 
 
 def test_figures_without_results_is_one_line(tmp_path, capsys):
