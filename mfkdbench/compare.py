@@ -6,8 +6,8 @@ from pathlib import Path
 
 from .errors import UserError
 from .executors import make_executor
-from .presets import get_preset
 from .experiment import make_protocol, plan_comparison, run_comparison
+from .presets import get_preset
 from .report import render, results_folders
 from .store import ResultStore
 
@@ -28,8 +28,9 @@ def compare(dataset: str, seeds: int, optimizers: list[str] | None = None, prese
     """Run the missing cells of the grid into ``out`` and render its outputs; return the terminal text."""
     runner = make_executor(executor, workers, scheduler)
     protocol = make_protocol(dataset, data, preset, budget_s, target_fidelity, sim_workers, seed_mode, lowfi_store)
-    if target_fidelity is None and protocol.preset and protocol.target_fidelity != get_preset(protocol.preset).target_fidelity:
-        _note(f"note: this data has no '{get_preset(protocol.preset).target_fidelity}' fidelity; "
+    wanted = get_preset(protocol.preset).target_fidelity if protocol.preset else protocol.target_fidelity
+    if target_fidelity is None and wanted != protocol.target_fidelity:
+        _note(f"note: this data has no '{wanted}' fidelity; "
               f"searching on '{protocol.target_fidelity}' with {protocol.preset}'s budget")
     plan = plan_comparison(protocol, data, seeds, optimizers)
     for name, reason in plan.skipped.items():

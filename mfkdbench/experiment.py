@@ -79,9 +79,12 @@ def package_version() -> str:
 
 
 def cached_benchmark(name: str, data: str | None, seed_mode: str, lowfi_store: str | None = None):
-    """A benchmark loaded once per process (workers reuse it across cells); with ``lowfi_store``, the
-    cells that store has NST runs for, offering them as ``nst12`` (:func:`mfkdbench.lowfi.store_benchmark`),
-    reloaded when the store file changes."""
+    """``(benchmark, lowfi_checksum or None)``, loaded once per process (workers reuse it across cells).
+
+    With ``lowfi_store``: the cells that store has NST runs for, offering them as
+    ``nst12`` (:func:`mfkdbench.lowfi.store_benchmark`), loaded again when the
+    store file changes.
+    """
     stamp = None
     if lowfi_store is not None and Path(lowfi_store).exists():
         info = Path(lowfi_store).stat()
@@ -91,14 +94,10 @@ def cached_benchmark(name: str, data: str | None, seed_mode: str, lowfi_store: s
 
 @lru_cache(maxsize=4)
 def _load_benchmark(name: str, data: str | None, seed_mode: str, lowfi_store: str | None, stamp):
-    from .benchmark import load_benchmark
+    from .lowfi import load_with_store
 
-    bench = load_benchmark(name, data, seed_mode)
-    if lowfi_store is not None:
-        from .lowfi import store_benchmark
-
-        bench = store_benchmark(bench, lowfi_store)
-    return bench
+    bench = load_with_store(name, data, seed_mode, lowfi_store)
+    return bench, (lowfi_checksum(bench) if lowfi_store is not None else None)
 
 
 def make_protocol(benchmark: str, data: str | None, preset: str | None = None, budget_s: float | None = None,
@@ -111,7 +110,7 @@ def make_protocol(benchmark: str, data: str | None, preset: str | None = None, b
         raise UserError("give either --preset or --budget, not both")
     if lowfi_store is not None:
         lowfi_store = str(Path(lowfi_store).expanduser().resolve())
-    bench = cached_benchmark(benchmark, data, seed_mode, lowfi_store)
+    bench, checksum = cached_benchmark(benchmark, data, seed_mode, lowfi_store)
     if budget_s is None:
         p = get_preset(preset or DEFAULT_PRESET)
         preset, budget_s, target = p.name, p.budget_for(bench.dataset), p.target_fidelity
@@ -126,7 +125,7 @@ def make_protocol(benchmark: str, data: str | None, preset: str | None = None, b
     if int(sim_workers) < 1:
         raise UserError(f"--sim-workers must be at least 1, got {sim_workers}")
     return Protocol(benchmark, float(budget_s), target, preset, int(sim_workers), seed_mode, lowfi_store=lowfi_store,
-                    lowfi_checksum=lowfi_checksum(bench) if lowfi_store else None)
+                    lowfi_checksum=checksum)
 
 
 def plan_comparison(protocol: Protocol, data: str | None, seeds: int, optimizers: list[str] | None = None) -> Plan:
@@ -136,7 +135,7 @@ def plan_comparison(protocol: Protocol, data: str | None, seeds: int, optimizers
 
     if seeds < 1:
         raise UserError(f"--seeds must be at least 1, got {seeds}")
-    bench = cached_benchmark(protocol.benchmark, data, protocol.seed_mode, protocol.lowfi_store)
+    bench, _ = cached_benchmark(protocol.benchmark, data, protocol.seed_mode, protocol.lowfi_store)
     fidelities = search_fidelities(bench, protocol.target_fidelity)
     explicit = optimizers is not None
     names = list(dict.fromkeys(optimizers)) if explicit else optimizer_names()
@@ -185,8 +184,8 @@ def run_cell(task: tuple) -> tuple:
 
     protocol, data, cell = task
     t0 = time.perf_counter()
-    bench = cached_benchmark(protocol.benchmark, data, protocol.seed_mode, protocol.lowfi_store)
-    if protocol.lowfi_store and lowfi_checksum(bench) != protocol.lowfi_checksum:
+    bench, checksum = cached_benchmark(protocol.benchmark, data, protocol.seed_mode, protocol.lowfi_store)
+    if checksum != protocol.lowfi_checksum:
         raise UserError(f"the low-fidelity store {protocol.lowfi_store} changed during the comparison; "
                         "rerun to start from its new contents in a new --out")
     run = simulate(bench, cell.optimizer, cell.seed, Budget(seconds=protocol.budget_s),

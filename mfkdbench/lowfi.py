@@ -135,6 +135,14 @@ def store_source(tables: Tables, dataset: str, path, loss: str = "nst", epochs: 
     return LowFidelity(fid, runs["val"], costs)
 
 
+def load_with_store(name: str, data: str | None = None, seed_mode: str = "mean", lowfi_store=None) -> Benchmark:
+    """:func:`~mfkdbench.benchmark.load_benchmark`, as :func:`store_benchmark` of ``lowfi_store`` when given."""
+    from .benchmark import load_benchmark
+
+    bench = load_benchmark(name, data, seed_mode)
+    return bench if lowfi_store is None else store_benchmark(bench, lowfi_store)
+
+
 def store_benchmark(bench: Benchmark, path, loss: str = "nst", epochs: int = 12) -> Benchmark:
     """``bench`` restricted to the cells with a finished ``loss`` run in the store at ``path``, which it offers
     as the low fidelity ``<loss><epochs>`` (``nst12`` by default, the one ``mfkd`` uses), named ``<name>-store``."""

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import time
 
-from .benchmark import Benchmark, load_benchmark
+from .benchmark import Benchmark
+from .lowfi import load_with_store
 from .presets import get_preset
 from .simulator import Budget, Run, simulate
 
@@ -18,11 +19,7 @@ def run_preset(optimizer: str, dataset: str, preset: str = "nb201-iclr20", *, se
     ``nst12`` fidelity, the search limited to the cells they cover (``<dataset>-store``).
     """
     protocol = get_preset(preset)
-    benchmark = load_benchmark(dataset, data, seed_mode)
-    if lowfi_store is not None:
-        from .lowfi import store_benchmark
-
-        benchmark = store_benchmark(benchmark, lowfi_store)
+    benchmark = load_with_store(dataset, data, seed_mode, lowfi_store)
     if seconds is None:
         seconds = protocol.budget_for(benchmark.dataset)
     run = simulate(benchmark, optimizer, seed, Budget(seconds, evaluations, overshoot), n_workers=n_workers,
