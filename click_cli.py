@@ -34,7 +34,7 @@ def data():
 @DATA_OPTION
 def data_info(data):
     """Which source is in use, what it holds and the optimum per dataset."""
-    from mfkdbench.describe import data_info_text
+    from mfkdbench.nb201.describe import data_info_text
 
     click.echo(data_info_text(data))
 
@@ -43,7 +43,7 @@ def data_info(data):
 @click.argument("path", type=click.Path(dir_okay=True, file_okay=True))
 def data_import(path):
     """Convert an official NB201 .pth or NATS-Bench tss archive into the cache."""
-    from mfkdbench.importers import import_official
+    from mfkdbench.nb201.importers import import_official
 
     out = import_official(path)
     click.echo(f"imported {path} -> {out} (now the default data source)")
@@ -58,7 +58,7 @@ def data_import(path):
 @DATA_OPTION
 def arch(arch, dataset, fidelity, data):
     """Every metric at every fidelity on every dataset for ARCH (an NB201 index or arch string)."""
-    from mfkdbench.describe import arch_text
+    from mfkdbench.nb201.describe import arch_text
 
     click.echo(arch_text(arch, data, dataset, fidelity))
 
@@ -85,7 +85,7 @@ def arch(arch, dataset, fidelity, data):
 def run(optimizer, dataset, preset, seconds, evaluations, workers, seed, seed_mode, cut_last, charge_overhead,
         timing, lowfi_store, data):
     """Run one search on the simulated clock and print the incumbent's trajectory."""
-    from mfkdbench.runner import run_command
+    from mfkdbench.search.run import run_command
 
     click.echo(run_command(optimizer, dataset, preset, timing=timing, seconds=seconds, evaluations=evaluations,
                            overshoot=not cut_last, n_workers=workers, seed=seed, seed_mode=seed_mode,
@@ -120,8 +120,8 @@ def _training_options(func):
 
 def _job(dataset, loss, epochs, data_dir, download, teacher, teacher_epochs, fraction, batch_size, seed, device,
          channels, cells, data):
-    from mfkdbench.realtrain import JobOptions
-    from mfkdbench.trainer import TrainConfig
+    from mfkdbench.train.jobs import JobOptions
+    from mfkdbench.train.trainer import TrainConfig
 
     options = JobOptions(dataset, loss, data_dir, download, teacher, teacher_epochs, data)
     config = TrainConfig(epochs=epochs, batch_size=batch_size, fraction=fraction, seed=seed, device=device,
@@ -134,7 +134,7 @@ def _job(dataset, loss, epochs, data_dir, download, teacher, teacher_epochs, fra
 @_training_options
 def train(arch, **kwargs):
     """Train ARCH (an NB201 index or arch string) with the short recipe and print its curve."""
-    from mfkdbench.realtrain import curve_text, train_one
+    from mfkdbench.train.jobs import curve_text, train_one
 
     click.echo(curve_text(train_one(arch, *_job(**kwargs))))
 
@@ -152,7 +152,7 @@ def lowfi():
 @_training_options
 def lowfi_build(archs, store, **kwargs):
     """Train each listed arch not yet stored; safe to interrupt and rerun."""
-    from mfkdbench.realtrain import build_lowfi
+    from mfkdbench.train.jobs import build_lowfi
 
     summary = build_lowfi(archs, *_job(**kwargs), store_path=store)
     click.echo(" ".join(f"{k}={v}" for k, v in summary.items()))
@@ -190,7 +190,7 @@ def _optimizer_list(ctx, param, value):
 def compare(dataset, seeds, optimizers, preset, budget_s, target_fidelity, sim_workers, seed_mode, workers, executor,
             scheduler, out, reference, target_regret, quiet, lowfi_store, data):
     """Run every (optimizer, seed) cell, store each result, and write tables, statistics and figures."""
-    from mfkdbench.compare import compare as run_compare
+    from mfkdbench.report.pipeline import compare as run_compare
 
     click.echo(run_compare(dataset, seeds, optimizers, preset, budget_s, target_fidelity, sim_workers, seed_mode,
                            workers, executor, scheduler, out, data, reference, target_regret, progress=not quiet,
@@ -203,7 +203,7 @@ def compare(dataset, seeds, optimizers, preset, budget_s, target_fidelity, sim_w
 @click.option("--target-regret", type=float, default=None, help="Regret (pp) of 'time to target' (default 0.5).")
 def figures(results, reference, target_regret):
     """Regenerate every table and figure from stored results, running nothing."""
-    from mfkdbench.compare import figures_command
+    from mfkdbench.report.pipeline import figures_command
 
     click.echo(figures_command(results, reference, target_regret))
 
@@ -218,7 +218,7 @@ def figures(results, reference, target_regret):
 @DATA_OPTION
 def paper(out, seeds, workers, executor, scheduler, quiet, data):
     """The paper's figures and tables: all datasets, the correlation study and the KD subset, with an index page."""
-    from mfkdbench.compare import paper as run_paper
+    from mfkdbench.report.pipeline import paper as run_paper
 
     click.echo(run_paper(out, seeds, workers, executor, scheduler, data, progress=not quiet))
 
@@ -233,7 +233,7 @@ def paper(out, seeds, workers, executor, scheduler, quiet, data):
 @DATA_OPTION
 def correlation(dataset, subset, bootstrap, seed, data):
     """Spearman and Kendall correlation of each low fidelity with the 200-epoch test accuracy."""
-    from mfkdbench.correlation import correlation_text
+    from mfkdbench.lowfi.correlation import correlation_text
 
     click.echo(correlation_text(dataset, subset, bootstrap, seed, data))
 

@@ -2,7 +2,7 @@
 
 Loop (NASLib's ``Bananas`` defaults): ``num_init = 10`` random cells, then
 rounds of: fit ``num_ensemble = 5`` MLPs on the path encodings
-(:func:`mfkdbench.encodings.path_encoding`) of all finished cells; make
+(:func:`mfkdbench.nb201.encodings.path_encoding`) of all finished cells; make
 ``num_candidates = 100`` candidates by one-edge mutations of the
 ``num_arches_to_mutate = 2`` best cells; queue the ``k = 10`` candidates with the
 highest independent Thompson sample (ITS: one draw from ``N(mean, std)`` of
@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from mfkdbench.encodings import path_encoding
+from mfkdbench.nb201.encodings import path_encoding
 from mfkdbench.errors import UserError
-from mfkdbench.optimizer import Optimizer, Trial, register
-from mfkdbench.unseen import UnseenSampler
+from mfkdbench.search.optimizer import Optimizer, Trial, register
+from mfkdbench.search.sampling import UnseenSampler
 
 
 class MLPEnsemble:

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from mfkdbench.errors import UserError
-from mfkdbench.optimizer import register
-from mfkdbench.space import N_EDGES, N_OPS, ops_to_codes
+from mfkdbench.search.optimizer import register
+from mfkdbench.nb201.space import N_EDGES, N_OPS, ops_to_codes
 
 from .hyperband import Hyperband
 

@@ -38,10 +38,10 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from mfkdbench.benchmark import Fidelity
+from mfkdbench.nb201.benchmark import Fidelity
 from mfkdbench.errors import UserError
-from mfkdbench.optimizer import Optimizer, Trial, register
-from mfkdbench.unseen import UnseenSampler
+from mfkdbench.search.optimizer import Optimizer, Trial, register
+from mfkdbench.search.sampling import UnseenSampler
 
 #: prefix of the plain cross-entropy fidelities Hyperband's lower rungs use by default
 CE_PREFIX = "ce"

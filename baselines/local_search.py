@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from mfkdbench.optimizer import Optimizer, register
+from mfkdbench.search.optimizer import Optimizer, register
 
 
 @register("local-search")

@@ -1,7 +1,7 @@
 """Random search (Li & Talwalkar 2019; NB201's ``RANDOM.py`` / NATS-Bench's ``random_wo_share.py``)."""
 from __future__ import annotations
 
-from mfkdbench.optimizer import Optimizer, register
+from mfkdbench.search.optimizer import Optimizer, register
 
 
 @register("random")

@@ -13,8 +13,8 @@ from collections import deque
 
 import numpy as np
 
-from mfkdbench.optimizer import Optimizer, register
-from mfkdbench.space import EDGES, N_OPS, ops_to_codes
+from mfkdbench.search.optimizer import Optimizer, register
+from mfkdbench.nb201.space import EDGES, N_OPS, ops_to_codes
 
 #: cumulative probability of mutating each edge: node uniform among 1..3, then one of its incoming edges
 EDGE_CDF = np.cumsum([1.0 / (3 * to_node) for to_node, _ in EDGES])

@@ -14,8 +14,8 @@ import math
 
 import numpy as np
 
-from mfkdbench.optimizer import Optimizer, register
-from mfkdbench.space import N_EDGES, N_OPS, ops_to_codes
+from mfkdbench.search.optimizer import Optimizer, register
+from mfkdbench.nb201.space import N_EDGES, N_OPS, ops_to_codes
 
 
 @register("reinforce")

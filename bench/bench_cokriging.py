@@ -19,10 +19,10 @@ import time
 
 import numpy as np
 
-from mfkdbench.acquisition import CandidatePool
-from mfkdbench.benchmark import load_benchmark
-from mfkdbench.cokriging import CoKriging
-from mfkdbench.mfkd import _single_threaded_blas
+from mfkdbench.mfkd.acquisition import CandidatePool
+from mfkdbench import load_benchmark
+from mfkdbench.mfkd.cokriging import CoKriging
+from mfkdbench.mfkd.searches import _single_threaded_blas
 
 
 def _data(bench, n, rng):

@@ -1,7 +1,7 @@
 """Wall time of ``mfkdbench compare`` (the whole command: start-up, every cell, tables, figures).
 
 1. every non-GP optimizer, ``--seeds 20``, one dataset, with 1 and 2 worker processes: times and speed-up;
-2. the GP-based optimizers (those using :mod:`mfkdbench.cokriging`) on the same grid: time, and where it
+2. the GP-based optimizers (those using :mod:`mfkdbench.mfkd.cokriging`) on the same grid: time, and where it
    goes (mean wall seconds per cell, of which optimizer ask/tell, per optimizer).
 
 Usage: ``MFKDBENCH_DATA=../shared/data python bench/bench_compare.py [--dataset cifar10] [--seeds 20]``
@@ -19,10 +19,10 @@ from pathlib import Path
 
 def gp_based(name: str) -> bool:
     """Whether the optimizer's module uses the co-kriging / GP model."""
-    from mfkdbench.optimizer import optimizer_class
+    from mfkdbench.search.optimizer import optimizer_class
 
     module = importlib.import_module(optimizer_class(name).__module__)
-    return any(getattr(v, "__module__", "") == "mfkdbench.cokriging" for v in vars(module).values())
+    return any(getattr(v, "__module__", "") == "mfkdbench.mfkd.cokriging" for v in vars(module).values())
 
 
 def timed_compare(dataset: str, seeds: int, optimizers: list[str], workers: int, out: Path) -> float:
@@ -37,7 +37,7 @@ def timed_compare(dataset: str, seeds: int, optimizers: list[str], workers: int,
 
 
 def breakdown(out: Path) -> str:
-    from mfkdbench.store import ResultStore
+    from mfkdbench.experiments.store import ResultStore
 
     with ResultStore(out, create=False) as store:
         walls = store.wall_times().groupby("optimizer")["wall_s"].mean()
@@ -52,7 +52,7 @@ def breakdown(out: Path) -> str:
 
 
 def main() -> None:
-    from mfkdbench.experiment import make_protocol, plan_comparison
+    from mfkdbench.experiments.grid import make_protocol, plan_comparison
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="cifar10")

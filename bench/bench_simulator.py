@@ -10,11 +10,11 @@ from __future__ import annotations
 import argparse
 import time
 
-from mfkdbench.benchmark import load_benchmark
+from mfkdbench import load_benchmark
 from mfkdbench.errors import UserError
-from mfkdbench.optimizer import optimizer_names
-from mfkdbench.presets import get_preset
-from mfkdbench.simulator import Budget, simulate
+from mfkdbench.search.optimizer import optimizer_names
+from mfkdbench.search.presets import get_preset
+from mfkdbench.search.simulator import Budget, simulate
 
 
 def runs_per_second(bench, name: str, runs: int, budget: Budget, target: str) -> tuple[float, float]:

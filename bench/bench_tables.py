@@ -6,7 +6,7 @@ Uses a fresh temporary cache: the first load builds it, then
 
 * in-process: the time of ``load_tables`` from the cache (median of repeats)
   and of parsing the CSVs (``tables._load_csv_dir``), and their ratio;
-* in fresh child processes: the wall time of importing ``mfkdbench.tables`` plus
+* in fresh child processes: the wall time of importing ``mfkdbench.nb201.tables`` plus
   one cached load, and the peak resident memory of that child (``VmHWM``;
   ``ru_maxrss`` where ``/proc`` is missing) beside a child that only imports
   numpy (the baseline).
@@ -38,7 +38,7 @@ def peak_rss_mb():
 LOAD_CHILD = PEAK_RSS + """
 import json, sys, time
 t0 = time.perf_counter()
-from mfkdbench.tables import load_tables
+from mfkdbench.nb201.tables import load_tables
 t1 = time.perf_counter()
 tables = load_tables()
 t2 = time.perf_counter()
@@ -78,7 +78,7 @@ def main() -> None:
     data = Path(sys.argv[1] if len(sys.argv) > 1 else default).resolve()
     with tempfile.TemporaryDirectory() as cache:
         os.environ.update(MFKDBENCH_DATA=str(data), MFKDBENCH_CACHE=cache)
-        from mfkdbench import tables as tb
+        from mfkdbench.nb201 import tables as tb
 
         start = time.perf_counter()
         tb.load_tables()
@@ -97,7 +97,7 @@ def main() -> None:
     print(f"cached load, warm process (median of 20):   {cached_s:8.4f} s")
     print(f"parse CSVs each time (median of 3):         {csv_s:8.3f} s")
     print(f"ratio CSV parse / cached load:              {csv_s / cached_s:8.1f} x")
-    print(f"fresh process: import mfkdbench.tables      {imp:8.3f} s   (pandas imported: {cold[0]['pandas']})")
+    print(f"fresh process: import mfkdbench.nb201.tables      {imp:8.3f} s   (pandas imported: {cold[0]['pandas']})")
     print(f"fresh process: cached load                  {load:8.4f} s   target < {TARGET_S} s: "
           f"{'ok' if load < TARGET_S else 'MISSED'}")
     print(f"fresh process: import + load                {imp + load:8.3f} s")

@@ -19,11 +19,11 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from mfkdbench.imagedata import ImageData
-from mfkdbench.kd_losses import LossConfig, TrainingLoss
-from mfkdbench.nets import NB201Net
-from mfkdbench.teacher import TEACHER_ARCH
-from mfkdbench.trainer import TrainConfig, fit
+from mfkdbench.train.data import ImageData
+from mfkdbench.train.losses import LossConfig, TrainingLoss
+from mfkdbench.train.nets import NB201Net
+from mfkdbench.train.teacher import TEACHER_ARCH
+from mfkdbench.train.trainer import TrainConfig, fit
 
 STUDENT = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 
@@ -67,7 +67,7 @@ def plain_loop(data: ImageData, config: TrainConfig, teacher=None) -> float:
 
 
 def trainer_rate(data: ImageData, config: TrainConfig, teacher=None) -> float:
-    """Images/s of :func:`mfkdbench.trainer.fit` (training time only, as it records it)."""
+    """Images/s of :func:`mfkdbench.train.trainer.fit` (training time only, as it records it)."""
     torch.manual_seed(0)
     net = NB201Net(STUDENT, config.channels, config.cells, data.num_classes)
     result = fit(net, data, config, LossConfig("nst" if teacher is not None else "ce"), teacher)

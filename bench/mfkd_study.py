@@ -26,9 +26,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from mfkdbench.benchmark import load_benchmark  # noqa: E402
-from mfkdbench.presets import get_preset  # noqa: E402
-from mfkdbench.simulator import Budget, simulate  # noqa: E402
+from mfkdbench import load_benchmark  # noqa: E402
+from mfkdbench.search.presets import get_preset  # noqa: E402
+from mfkdbench.search.simulator import Budget, simulate  # noqa: E402
 
 BASELINES = ["random", "rea", "local-search"]
 STUDIES = {

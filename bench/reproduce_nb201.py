@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from mfkdbench.reproduce import NOTES, format_table, reproduce_nb201
+from mfkdbench.experiments.reproduce import NOTES, format_table, reproduce_nb201
 
 
 def main() -> None:

@@ -17,14 +17,14 @@ def data_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def tables(data_dir):
-    from mfkdbench.tables import load_tables
+    from mfkdbench.nb201.tables import load_tables
 
     return load_tables(str(data_dir))
 
 
 @pytest.fixture(scope="session")
 def space(tables):
-    from mfkdbench.space import SearchSpace
+    from mfkdbench.nb201.space import SearchSpace
 
     return SearchSpace(tables.index_codes)
 

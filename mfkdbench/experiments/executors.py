@@ -1,0 +1,116 @@
+"""Where the cells of a comparison run: local processes (default) or a Dask cluster.
+
+Every executor maps a picklable top-level function over tasks and yields the
+results as they finish, in any order; the caller stores each one at once.
+
+Dask rather than Ray for scale-out: it is pure Python (``pip install dask
+distributed``, no large binary wheel or separate runtime), its
+``LocalCluster`` starts in-process for tests, and a real cluster is one
+``dask scheduler`` / ``dask worker ADDRESS`` per machine. It is optional: only
+``--executor dask`` imports it.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+
+from mfkdbench.errors import UserError
+
+EXECUTORS = ("local", "dask")
+
+
+def _context():
+    """``fork`` where available: workers inherit the loaded tables instead of reading them again."""
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """Pool initializer: end this worker when its parent dies (e.g. SIGKILL), instead of lingering as an orphan."""
+
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _worker_count(workers: int | None) -> int:
+    """``workers``, or the CPU count when None; :class:`UserError` below 1."""
+    count = int(os.cpu_count() or 1) if workers is None else int(workers)
+    if count < 1:
+        raise UserError(f"--workers must be at least 1, got {workers}")
+    return count
+
+
+class LocalExecutor:
+    """``workers`` local processes; one worker runs the cells in this process."""
+
+    def __init__(self, workers: int | None = None):
+        self.workers = _worker_count(workers)
+
+    def map_unordered(self, fn: Callable, tasks: Iterable) -> Iterator:
+        tasks = list(tasks)
+        if self.workers == 1 or len(tasks) <= 1:
+            yield from map(fn, tasks)
+            return
+        with ProcessPoolExecutor(min(self.workers, len(tasks)), mp_context=_context(),
+                                 initializer=_exit_with_parent, initargs=(os.getpid(),)) as pool:
+            futures = [pool.submit(fn, t) for t in tasks]
+            try:
+                for fut in as_completed(futures):
+                    yield fut.result()
+            finally:
+                for fut in futures:
+                    fut.cancel()
+
+
+class DaskExecutor:
+    """A Dask cluster: the scheduler at ``address``, or a local cluster of ``workers`` processes."""
+
+    def __init__(self, address: str | None = None, workers: int | None = None, connect_timeout: float = 30.0):
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            raise UserError("--executor dask needs Dask: pip install 'mfkdbench[dask]'") from None
+        self.address = address
+        self.connect_timeout = connect_timeout
+        self.workers = _worker_count(workers)
+
+    def map_unordered(self, fn: Callable, tasks: Iterable) -> Iterator:
+        from distributed import Client, LocalCluster, as_completed as dask_completed
+
+        tasks = list(tasks)
+        cluster = None
+        try:
+            if self.address:
+                client = Client(self.address, timeout=f"{self.connect_timeout}s")
+            else:
+                cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, dashboard_address=None)
+                client = Client(cluster)
+        except OSError as exc:
+            raise UserError(f"cannot reach the Dask scheduler {self.address!r} ({exc})") from None
+        try:
+            futures = client.map(fn, tasks, pure=False)
+            for fut in dask_completed(futures):
+                yield fut.result()
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def make_executor(name: str, workers: int | None = None, scheduler: str | None = None):
+    """An executor by name (``local`` or ``dask``)."""
+    if name == "local":
+        if scheduler:
+            raise UserError("--scheduler only applies to --executor dask")
+        return LocalExecutor(workers)
+    if name == "dask":
+        return DaskExecutor(scheduler, workers)
+    raise UserError(f"unknown executor {name!r}; choose one of {', '.join(EXECUTORS)}")

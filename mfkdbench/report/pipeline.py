@@ -1,0 +1,76 @@
+"""The ``compare``, ``figures`` and ``paper`` commands: run a grid into a store, then render it."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from mfkdbench.errors import UserError
+from mfkdbench.experiments.executors import make_executor
+from mfkdbench.experiments.grid import make_protocol, plan_comparison, run_comparison
+from mfkdbench.search.presets import get_preset
+from mfkdbench.report.render import render, results_folders
+from mfkdbench.experiments.store import ResultStore
+
+#: the paper's comparisons: (benchmark, preset); KD data exists for 240 CIFAR-100 cells only
+PAPER_BENCHMARKS = (("cifar10", None), ("cifar100", None), ("imagenet16-120", None), ("cifar100-kd240", "hf200"))
+
+
+def _note(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def compare(dataset: str, seeds: int, optimizers: list[str] | None = None, preset: str | None = None,
+            budget_s: float | None = None, target_fidelity: str | None = None, sim_workers: int = 1,
+            seed_mode: str = "mean", workers: int | None = None, executor: str = "local",
+            scheduler: str | None = None, out: str | Path | None = None, data: str | None = None,
+            reference: str | None = None, target_regret: float | None = None, progress: bool = True,
+            lowfi_store: str | Path | None = None) -> str:
+    """Run the missing cells of the grid into ``out`` and render its outputs; return the terminal text."""
+    runner = make_executor(executor, workers, scheduler)
+    protocol = make_protocol(dataset, data, preset, budget_s, target_fidelity, sim_workers, seed_mode, lowfi_store)
+    wanted = get_preset(protocol.preset).target_fidelity if protocol.preset else protocol.target_fidelity
+    if target_fidelity is None and wanted != protocol.target_fidelity:
+        _note(f"note: this data has no '{wanted}' fidelity; "
+              f"searching on '{protocol.target_fidelity}' with {protocol.preset}'s budget")
+    plan = plan_comparison(protocol, data, seeds, optimizers)
+    for name, reason in plan.skipped.items():
+        _note(f"skipped {name}: {reason}")
+    out = Path(out or f"results/{plan.manifest['benchmark']}")
+    with ResultStore(out) as store:
+        run_comparison(plan, store, runner, progress)
+    kwargs = {} if target_regret is None else {"target_regret": target_regret}
+    rendered = render(out, reference, **kwargs)
+    return rendered.text + f"\nwrote {len(rendered.files)} files to {out}"
+
+
+def figures_command(results: str | Path, reference: str | None = None, target_regret: float | None = None) -> str:
+    """Re-render every results folder under ``results`` from its store."""
+    kwargs = {} if target_regret is None else {"target_regret": target_regret}
+    texts = []
+    for folder in results_folders(results):
+        rendered = render(folder, reference, **kwargs)
+        texts.append(rendered.text + f"\nwrote {len(rendered.files)} files to {folder}")
+    return "\n".join(texts)
+
+
+def paper(out: str | Path, seeds: int, workers: int | None = None, executor: str = "local",
+          scheduler: str | None = None, data: str | None = None, progress: bool = True) -> str:
+    """The paper's set: every dataset, the KD subset and the correlation study, with ``index.html``."""
+    from mfkdbench.lowfi.catalog import benchmark_names
+    from mfkdbench.report.paper import correlation_figure, write_index
+
+    out = Path(out)
+    available = set(benchmark_names())
+    done = []
+    for bench, preset in PAPER_BENCHMARKS:
+        if bench not in available:
+            _note(f"skipped {bench}: not a registered benchmark in this installation")
+            continue
+        compare(bench, seeds, preset=preset, workers=workers, executor=executor, scheduler=scheduler,
+                out=out / bench, data=data, progress=progress)
+        done.append(bench)
+    if not done:
+        raise UserError("no benchmark of the paper's set could run")
+    extra = correlation_figure(out / "correlation", data)
+    index = write_index(out, done, extra)
+    return f"wrote the paper's figures and tables for {', '.join(done)} to {out}; open {index}"

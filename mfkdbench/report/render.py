@@ -1,0 +1,118 @@
+"""Tables, statistics and figures of one stored comparison, rendered from its result store alone.
+
+Reference of the Wilcoxon tests: the ``reference`` argument, else ``mfkd`` when
+the results hold it, else ``mf-ce``, else the first optimizer in alphabetical
+order.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from mfkdbench.report import figures
+from mfkdbench.errors import UserError
+from mfkdbench.report.stats import friedman, wilcoxon_vs_reference
+from mfkdbench.experiments.store import STORE_FILE, ResultStore
+from mfkdbench.report.summary import DEFAULT_TARGET_REGRET, display_rows, latex, markdown, outcomes, summary_table
+
+#: MF-KD, else its cross-entropy ablation (the method with the data at hand)
+PREFERRED_REFERENCES = ("mfkd", "mf-ce")
+
+
+@dataclass
+class Rendered:
+    """What :func:`render` wrote and the text to show in the terminal."""
+
+    folder: Path
+    text: str
+    files: list[Path]
+
+
+def choose_reference(names: list[str], reference: str | None = None) -> str:
+    """The Wilcoxon reference: ``reference`` if given, else the first of :data:`PREFERRED_REFERENCES` present,
+    else the first optimizer in alphabetical order."""
+    if reference is not None:
+        if reference not in names:
+            raise UserError(f"reference optimizer {reference!r} is not in the results; they hold {', '.join(names)}")
+        return reference
+    return next((name for name in PREFERRED_REFERENCES if name in names), sorted(names)[0])
+
+
+def _stats_text(scores: pd.DataFrame, reference: str, metric: str) -> tuple[str, pd.DataFrame, object]:
+    lines = [f"## Statistics ({metric}, {len(scores)} seeds that every optimizer ran)\n"]
+    wil = wilcoxon_vs_reference(scores, reference) if scores.shape[1] >= 2 and len(scores) >= 2 else None
+    if wil is not None:
+        lines.append(f"Wilcoxon signed-rank tests against **{reference}**, Holm-corrected (alpha = 0.05):\n")
+        rows = [[r.optimizer, f"{r.median_diff:+.3f}", f"{r.wins}/{r.ties}/{r.losses}", f"{r.p_value:.3g}",
+                 f"{r.p_holm:.3g}", "yes" if r.significant else "no"] for r in wil.itertuples()]
+        lines.append(markdown(["optimizer", "median diff vs ref", "wins/ties/losses", "p", "p (Holm)", "significant"],
+                              rows))
+    fr = friedman(scores)
+    lines.append(f"Friedman test: chi2 = {fr.statistic:.3f}, p = {fr.p_value:.3g}; Nemenyi CD = "
+                 f"{fr.critical_difference:.3f} (alpha = 0.05, {scores.shape[1]} optimizers, {fr.n_blocks} seeds)\n")
+    lines.append(markdown(["optimizer", "average rank"], [[n, f"{r:.3f}"] for n, r in fr.average_ranks.items()]))
+    return "\n".join(lines), wil, fr
+
+
+def render(folder: str | Path, reference: str | None = None,
+           target_regret: float = DEFAULT_TARGET_REGRET) -> Rendered:
+    """Write summary tables, statistics and figures of the results in ``folder``."""
+    folder = Path(folder)
+    with ResultStore(folder, create=False) as store:
+        manifest, runs = store.manifest(), store.runs()
+    if not runs or manifest is None:
+        raise UserError(f"no finished cells in {folder / STORE_FILE}")
+    bench, metric, optimum = manifest["benchmark"], manifest["report_metric"], manifest["optimum"]
+    out = outcomes(runs, optimum, target_regret)
+    table = summary_table(out)
+    header, rows = display_rows(table)
+    files = [folder / "summary.csv", folder / "summary.md", folder / "summary.tex", folder / "outcomes.csv"]
+    table.to_csv(files[0], index=False)
+    caption = (f"{bench}: final {metric} over seeds; optimum {optimum:.2f}; target = regret <= {target_regret} pp; "
+               f"budget {manifest['budget_s']:.0f} simulated s ({manifest.get('preset') or 'custom'})")
+    md = f"# {bench}\n\n{caption}\n\n" + markdown(header, rows)
+    files[1].write_text(md)
+    files[2].write_text(latex(header, rows, caption))
+    out.to_csv(files[3], index=False)
+
+    names = sorted(out["optimizer"].unique())
+    ref = choose_reference(names, reference)
+    scores = out.pivot(index="seed", columns="optimizer", values="final").dropna()
+    text, wil, fr = _stats_text(scores, ref, metric)
+    files.append(folder / "statistics.md")
+    files[-1].write_text(text)
+    if wil is not None:
+        files.append(folder / "wilcoxon.csv")
+        wil.to_csv(files[-1], index=False)
+
+    fig_dir = folder / "figures"
+    grid = figures.time_grid(runs, manifest["budget_s"])
+    frame = figures.regret_frame(runs, optimum, grid)
+    files += figures.plot_anytime(frame, fig_dir / "regret", f"{bench}: anytime regret (median, IQR)", metric)
+    files += figures.plot_ranks(frame, fig_dir / "rank", f"{bench}: average rank over time")
+    if len(names) >= 2:
+        files += figures.plot_cd(fr.average_ranks, fr.critical_difference, fig_dir / "critical_difference",
+                                 f"{bench}: average rank of final {metric} (Nemenyi CD)")
+    split = figures.fidelity_split(runs)
+    if not split.empty:
+        files += figures.plot_fidelity_split(split, fig_dir / "fidelity_split",
+                                             f"{bench}: simulated time per fidelity", _fidelity_order(runs))
+    return Rendered(folder, md + "\n" + text, files)
+
+
+def _fidelity_order(runs: list) -> dict[str, int]:
+    """Position of each fidelity in the runs' offer (sorted by epochs, target last)."""
+    return {name: i for r in runs for i, name in enumerate(r.config.get("fidelities", []))}
+
+
+def results_folders(root: str | Path) -> list[Path]:
+    """``root`` itself if it holds a result store, else its sub-folders that do."""
+    root = Path(root)
+    if (root / STORE_FILE).is_file():
+        return [root]
+    found = sorted(p.parent for p in root.glob(f"*/{STORE_FILE}")) if root.is_dir() else []
+    if not found:
+        raise UserError(f"no results in {root}: expected {root / STORE_FILE} or sub-folders holding one")
+    return found

@@ -1,0 +1,70 @@
+"""One search under a named preset, and its text summary (the ``mfkdbench run`` command)."""
+from __future__ import annotations
+
+import time
+
+from mfkdbench.nb201.benchmark import Benchmark
+from mfkdbench.lowfi.catalog import load_benchmark
+from mfkdbench.search.presets import get_preset
+from mfkdbench.search.simulator import Budget, Run, simulate
+
+
+def run_preset(optimizer: str, dataset: str, preset: str = "nb201-iclr20", *, seconds: float | None = None,
+               evaluations: int | None = None, overshoot: bool = True, n_workers: int = 1, seed: int = 0,
+               seed_mode: str = "mean", charge_overhead: bool = False, data: str | None = None,
+               optimizer_options: dict | None = None, lowfi_store: str | None = None) -> tuple[Benchmark, Run]:
+    """Load ``dataset`` and run ``optimizer`` under ``preset``; ``seconds`` overrides the preset's budget.
+
+    ``lowfi_store``: a low-fidelity store file whose 12-epoch NST runs become the
+    ``nst12`` fidelity, the search limited to the cells they cover (``<dataset>-store``).
+    """
+    protocol = get_preset(preset)
+    benchmark = load_benchmark(dataset, data, seed_mode, lowfi_store)
+    if seconds is None:
+        seconds = protocol.budget_for(benchmark.dataset)
+    run = simulate(benchmark, optimizer, seed, Budget(seconds, evaluations, overshoot), n_workers=n_workers,
+                   target_fidelity=protocol.target_fidelity, charge_overhead=charge_overhead,
+                   optimizer_options=optimizer_options)
+    return benchmark, run
+
+
+def run_text(benchmark: Benchmark, run: Run, preset: str, timing: bool = False, wall_s: float | None = None) -> str:
+    """The incumbent's trajectory and final report; byte-identical for equal runs unless ``timing``."""
+    cfg, budget = run.config, run.config["budget"]
+    limits = []
+    if budget["seconds"] is not None:
+        limits.append(f"{budget['seconds']:g} s ({'last evaluation may overshoot' if budget['overshoot'] else 'cut at the budget'})")
+    if budget["evaluations"] is not None:
+        limits.append(f"{budget['evaluations']} evaluations")
+    ev = run.evaluations
+    end = float(ev["end"].max()) if len(ev) else 0.0
+    lines = [
+        f"{run.optimizer} on {run.benchmark}, preset {preset}, seed {run.seed}, {cfg['n_workers']} worker(s), "
+        f"seed mode {cfg['seed_mode']}",
+        f"search metric: validation accuracy at fidelity {cfg['target_fidelity']}; budget: {' and '.join(limits)}",
+        f"evaluations: {len(ev)}, simulated time used: {end:.1f} s",
+        f"incumbent trajectory ({run.report_metric} looked up after the search, never shown to the optimizer):",
+        f"{'time_s':>10} {'n_evals':>7} {'index':>6} {'fidelity':>8} {'score':>8} {run.report_metric:>12}  arch",
+    ]
+    for row in run.incumbents.itertuples(index=False):
+        lines.append(f"{row.time:10.1f} {row.n_evals:7d} {row.index:6d} {row.fidelity:>8} {row.score:8.3f} "
+                     f"{row.report:12.3f}  {benchmark.space.arch(row.index)}")
+    if run.final_index < 0:
+        lines.append("final: no successful evaluation, no incumbent")
+    else:
+        optimum = benchmark.optimum
+        lines.append(f"final: index {run.final_index} {benchmark.space.arch(run.final_index)}")
+        lines.append(f"final {run.report_metric}: {run.final_report:.3f} (optimum {optimum:.3f}, "
+                     f"regret {optimum - run.final_report:.3f})")
+    if timing:
+        lines.append(f"timing (wall clock, varies between runs): optimizer ask/tell {run.overhead_s * 1e3:.2f} ms"
+                     f"{' (charged to the clock)' if cfg['charge_overhead'] else ' (not charged)'}"
+                     + ("" if wall_s is None else f", whole run {wall_s * 1e3:.2f} ms"))
+    return "\n".join(lines)
+
+
+def run_command(optimizer: str, dataset: str, preset: str, *, timing: bool = False, **kwargs) -> str:
+    """Run a search and return its summary text."""
+    t0 = time.perf_counter()
+    benchmark, run = run_preset(optimizer, dataset, preset, **kwargs)
+    return run_text(benchmark, run, preset, timing, time.perf_counter() - t0)

@@ -1,0 +1,234 @@
+"""Runs an optimizer against a benchmark on a deterministic simulated clock.
+
+The pieces stay apart as in syne-tune: the :class:`~mfkdbench.nb201.benchmark.Benchmark`
+(tables), the optimizer (ask/tell, :mod:`mfkdbench.search.optimizer`) and this backend,
+which starts trials on workers and advances the clock.
+
+Clock
+    Each evaluation takes the seconds the benchmark gives for that architecture
+    and fidelity. With one worker (the NB201 / NATS-Bench protocol) evaluations
+    run one after another. With ``n_workers > 1`` the simulation is
+    event-driven: idle workers (lowest id first) ask for trials at the current
+    time, and the earliest-finishing trial is reported first; equal end times
+    are reported in start order (trial id). An optimizer that has nothing to
+    propose (``ask() -> None``) is asked again after the next result; when it
+    has nothing to propose and nothing runs, the run ends.
+
+Budget (:class:`Budget`)
+    In simulated seconds, in evaluations, or both (whichever ends first). A
+    trial may start while the clock is below the time budget and fewer than
+    ``evaluations`` trials have started. ``overshoot=True`` (NB201's scripts:
+    ``while total_time < budget: evaluate``) keeps every started trial, so the
+    last ones may end after the budget; ``overshoot=False`` drops trials that
+    would end after it (never told to the optimizer, not in the trajectory).
+
+Optimizer overhead
+    The wall time spent in ``ask``/``tell`` is measured and reported as
+    ``Run.overhead_s``, but not charged to the clock (charging it makes results
+    depend on the machine, syne-tune issue #649) unless ``charge_overhead``.
+
+Fidelities on offer
+    Under a target fidelity ``T`` the optimizer gets ``T`` relabelled as level
+    1 and every other fidelity of the benchmark with fewer epochs than ``T`` as
+    level 0 (so with ``T = ce12`` only the ``ce12@E`` curve points remain, and
+    with ``T = 200`` also ``ce12`` and added low fidelities such as KD tables).
+
+Seeds
+    The optimizer's generator is ``np.random.default_rng(seed)``; when the
+    benchmark samples one training seed per high-fidelity evaluation
+    (``seed_mode="sample"``) that draw uses the independent stream
+    ``SeedSequence(seed, spawn_key=(1,))``.
+
+Incumbent
+    The best search score among evaluations at the highest fidelity observed so
+    far (NaN scores never count; ties keep the earlier one). Its report metric
+    (test accuracy) is looked up afterwards and never reaches the optimizer.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from mfkdbench.nb201.benchmark import Benchmark, Fidelity
+from mfkdbench.errors import UserError
+from mfkdbench.search.optimizer import Trial, make_optimizer
+from mfkdbench.search.presets import PRESETS, Preset, get_preset
+
+__all__ = ["Budget", "Preset", "PRESETS", "get_preset", "Run", "search_fidelities", "simulate"]
+
+EVALUATION_COLUMNS = ("trial_id", "worker", "start", "end", "index", "fidelity", "score", "cost")
+INCUMBENT_COLUMNS = ("time", "n_evals", "index", "fidelity", "score", "report")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """When a search stops: simulated seconds and/or number of evaluations."""
+
+    seconds: float | None = None
+    evaluations: int | None = None
+    overshoot: bool = True  # NB201 rule: the last evaluation may end after the budget; False = cut it
+
+    def check(self) -> Budget:
+        if self.seconds is None and self.evaluations is None:
+            raise UserError("a budget needs simulated seconds or a number of evaluations")
+        if self.seconds is not None and not (self.seconds > 0 and math.isfinite(self.seconds)):
+            raise UserError(f"the time budget must be a positive number of seconds, got {self.seconds}")
+        if self.evaluations is not None and self.evaluations < 1:
+            raise UserError(f"the evaluation budget must be at least 1, got {self.evaluations}")
+        return self
+
+
+@dataclass(frozen=True)
+class Run:
+    """The trajectory of one search, with the report metric attached afterwards."""
+
+    optimizer: str
+    benchmark: str
+    seed: int
+    config: dict
+    #: trial_id, worker, start, end, index, fidelity, score, cost; in the order results arrived
+    evaluations: pd.DataFrame
+    #: one row per incumbent change: time, n_evals, index, fidelity, score, report
+    incumbents: pd.DataFrame
+    final_index: int
+    final_report: float
+    report_metric: str
+    overhead_s: float
+
+
+def search_fidelities(benchmark: Benchmark, target: str) -> dict[str, Fidelity]:
+    """The fidelities an optimizer may use under ``target`` (see the module docstring)."""
+    top = benchmark.fidelity(target)
+    lower = [f for f in benchmark.fidelities.values() if f.epochs < top.epochs]
+    out = {f.name: Fidelity(f.name, f.epochs, 0, f.description) for f in sorted(lower, key=lambda f: (f.epochs, f.name))}
+    out[top.name] = Fidelity(top.name, top.epochs, 1, top.description)
+    return out
+
+
+def simulate(benchmark: Benchmark, optimizer: str, seed: int, budget: Budget, *, n_workers: int = 1,
+             target_fidelity: str = "200", charge_overhead: bool = False,
+             optimizer_options: dict | None = None) -> Run:
+    """Run ``optimizer`` on ``benchmark`` until ``budget`` is spent; see the module docstring."""
+    budget.check()
+    if int(n_workers) != n_workers or n_workers < 1:
+        raise UserError(f"the number of workers must be a positive integer, got {n_workers}")
+    if int(seed) != seed or seed < 0:
+        raise UserError(f"the seed must be a non-negative integer, got {seed}")
+    seed, n_workers = int(seed), int(n_workers)
+    fidelities = search_fidelities(benchmark, target_fidelity)
+    options = dict(optimizer_options or {})
+    opt = make_optimizer(optimizer, benchmark.space, fidelities, np.random.default_rng(seed), **options)
+    noise = None
+    if benchmark.seed_mode == "sample":
+        noise = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
+    loop = _Loop(benchmark, opt, fidelities, budget, n_workers, charge_overhead, noise)
+    loop.run()
+    config = {
+        "optimizer": optimizer, "benchmark": benchmark.name, "dataset": benchmark.dataset, "seed": seed,
+        "budget": asdict(budget), "n_workers": n_workers, "target_fidelity": target_fidelity,
+        "charge_overhead": bool(charge_overhead), "seed_mode": benchmark.seed_mode,
+        "optimizer_options": options, "fidelities": list(fidelities),
+    }
+    return loop.result(optimizer, seed, config)
+
+
+class _Loop:
+    """The event loop of one run; plain Python lists and a heap, DataFrames only at the end."""
+
+    def __init__(self, benchmark, opt, fidelities, budget, n_workers, charge, noise):
+        self.benchmark, self.opt, self.budget, self.charge, self.noise = benchmark, opt, budget, charge, noise
+        self.objective = benchmark.objective()
+        self.rank = {name: (f.level, f.epochs) for name, f in fidelities.items()}
+        self.space = benchmark.space
+        self.now = 0.0
+        self.overhead = 0.0
+        self.idle = list(range(n_workers))
+        self.running: list = []  # heap of (end, trial_id, worker, start, trial, score, cost)
+        self.n_started = 0
+        self.evals: list[tuple] = []
+        self.incumbents: list[tuple] = []
+        self.best: tuple | None = None  # (rank, score, index, fidelity)
+
+    def run(self) -> None:
+        seconds, cut = self.budget.seconds, not self.budget.overshoot
+        self.fill()
+        while self.running:
+            end, trial_id, worker, start, trial, score, cost = heapq.heappop(self.running)
+            if cut and seconds is not None and end > seconds:
+                break  # every trial still running ends later still
+            self.now = max(self.now, end)
+            self.evals.append((trial_id, worker, start, end, trial.index, trial.fidelity, score, cost))
+            self.timed(self.opt.tell, trial, score, cost)
+            self.update_incumbent(trial, score, end)
+            heapq.heappush(self.idle, worker)
+            self.fill()
+
+    def can_start(self) -> bool:
+        b = self.budget
+        return not ((b.evaluations is not None and self.n_started >= b.evaluations)
+                    or (b.seconds is not None and self.now >= b.seconds))
+
+    def fill(self) -> None:
+        while self.idle and self.can_start():
+            proposal = self.timed(self.opt.ask)
+            if proposal is None:
+                return
+            index, fidelity = self.check(proposal)
+            ev = self.objective.evaluate(index, fidelity, self.noise)
+            trial = Trial(self.n_started, index, fidelity)
+            worker = heapq.heappop(self.idle)
+            heapq.heappush(self.running, (self.now + ev.cost, trial.trial_id, worker, self.now, trial, ev.score, ev.cost))
+            self.n_started += 1
+
+    def timed(self, fn, *args):
+        t0 = time.perf_counter()
+        out = fn(*args)
+        dt = time.perf_counter() - t0
+        self.overhead += dt
+        if self.charge:
+            self.now += dt
+        return out
+
+    def check(self, proposal) -> tuple[int, str]:
+        try:
+            index, fidelity = proposal
+            index = int(index)
+        except (TypeError, ValueError):
+            raise UserError(f"optimizer {self.opt.name!r} proposed {proposal!r}, not (nb201_index, fidelity)") from None
+        if index not in self.space:
+            raise UserError(f"optimizer {self.opt.name!r} proposed index {index}, outside the search space")
+        if fidelity not in self.rank:
+            raise UserError(f"optimizer {self.opt.name!r} proposed fidelity {fidelity!r}; on offer: {', '.join(self.rank)}")
+        return index, fidelity
+
+    def update_incumbent(self, trial: Trial, score: float, end: float) -> None:
+        if math.isnan(score):
+            return
+        rank = self.rank[trial.fidelity]
+        best = self.best
+        if best is not None and (rank < best[0] or (rank == best[0] and score <= best[1])):
+            return
+        self.best = (rank, score, trial.index, trial.fidelity)
+        if best is None or (best[2], best[3]) != (trial.index, trial.fidelity):
+            self.incumbents.append((end, len(self.evals), trial.index, trial.fidelity, score))
+
+    def result(self, optimizer: str, seed: int, config: dict) -> Run:
+        evals = _frame(self.evals, EVALUATION_COLUMNS, (np.int64, np.int64, np.float64, np.float64, np.int64, str,
+                                                         np.float64, np.float64))
+        inc = _frame(self.incumbents, INCUMBENT_COLUMNS[:-1], (np.float64, np.int64, np.int64, str, np.float64))
+        inc["report"] = np.asarray(self.benchmark.report(inc["index"].to_numpy()), dtype=np.float64)
+        final_index = -1 if self.best is None else int(self.best[2])
+        final_report = math.nan if self.best is None else float(self.benchmark.report(final_index))
+        return Run(optimizer, self.benchmark.name, seed, config, evals, inc, final_index, final_report,
+                   self.benchmark.report_metric, self.overhead)
+
+
+def _frame(rows: list[tuple], columns: tuple[str, ...], dtypes: tuple) -> pd.DataFrame:
+    """A DataFrame from row tuples, built column by column (much faster than from records)."""
+    cols = list(zip(*rows)) if rows else [()] * len(columns)
+    return pd.DataFrame({name: np.array(col, dtype=dtype) for name, col, dtype in zip(columns, cols, dtypes)})

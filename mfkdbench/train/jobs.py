@@ -1,0 +1,171 @@
+"""Real-training jobs behind the CLI: one short training, and filling the low-fidelity table.
+
+Imports torch only when a job runs (through :mod:`mfkdbench.train.trainer`).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mfkdbench.errors import UserError
+from mfkdbench.lowfi.live import LiveSource, missing_runs
+from mfkdbench.lowfi.store import LowFiStore, default_store_path
+from mfkdbench.nb201.space import N_ARCHS, SearchSpace
+from mfkdbench.nb201.tables import load_tables
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """What a training job needs besides the architecture."""
+
+    dataset: str
+    loss: str = "ce"
+    data_dir: str | None = None
+    download: bool = False
+    teacher: str | None = None  # checkpoint path; None: train one (cached)
+    teacher_epochs: int = 200
+    nb201_data: str | None = None  # NB201 tables, for the arch index order
+
+    def __post_init__(self):  # fail on bad names before loading anything
+        from mfkdbench.train.data import canonical_train_dataset
+        from mfkdbench.train.losses import LOSSES
+
+        object.__setattr__(self, "dataset", canonical_train_dataset(self.dataset))
+        if self.loss not in LOSSES:
+            raise UserError(f"unknown loss {self.loss!r}; choose one of {', '.join(LOSSES)}")
+
+
+def search_space(nb201_data: str | None) -> SearchSpace:
+    return SearchSpace(load_tables(nb201_data).index_codes)
+
+
+def parse_archs(text: str, space: SearchSpace, seed: int = 0) -> list[int]:
+    """``N`` (N distinct indices drawn with ``seed``), or a comma list of indices, ``A:B`` ranges and arch strings."""
+    text = str(text).strip()
+    if text.isdigit():
+        n = int(text)
+        if not 1 <= n <= N_ARCHS:
+            raise UserError(f"--archs N must be in 1..{N_ARCHS}, got {n}")
+        return [int(i) for i in np.random.default_rng(seed).choice(N_ARCHS, size=n, replace=False)]
+    out: list[int] = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        if ":" in item and "|" not in item:
+            lo, hi = item.split(":", 1)
+            if not (lo.isdigit() and hi.isdigit()) or not int(lo) < int(hi) <= N_ARCHS:
+                raise UserError(f"bad index range {item!r}: expected A:B with 0 <= A < B <= {N_ARCHS}")
+            out.extend(range(int(lo), int(hi)))
+        else:
+            out.append(space.resolve(item))
+    if not out:
+        raise UserError("--archs is empty")
+    return list(dict.fromkeys(out))
+
+
+class Job:
+    """Data, loss and teacher loaded once; trains architectures one at a time."""
+
+    def __init__(self, options: JobOptions, config, teacher_cache: Path):
+        from mfkdbench.train.data import load_image_data
+        from mfkdbench.train.losses import LossConfig
+        from mfkdbench.train.teacher import teacher_for
+
+        self.options, self.config = options, config
+        self.data = load_image_data(options.dataset, options.data_dir, options.download)
+        self.loss = LossConfig(options.loss)
+        self.teacher = (teacher_for(self.data, config, options.teacher, teacher_cache, options.teacher_epochs)
+                        if self.loss.needs_teacher else None)
+
+    @property
+    def teacher_hash(self) -> str | None:
+        return self.teacher.hash if self.teacher else None
+
+    def key_fields(self, index: int) -> dict:
+        c = self.config
+        return {"arch_index": int(index), "dataset": self.data.name, "loss": self.loss.kind, "epochs": c.epochs,
+                "fraction": float(c.fraction), "teacher_hash": self.teacher_hash, "seed": c.seed,
+                "channels": c.channels, "cells": c.cells}
+
+    def run(self, index: int, arch) -> dict:
+        """Train one architecture; the store record of the run."""
+        import torch
+
+        from mfkdbench.train.trainer import train_arch
+
+        result = train_arch(arch, self.data, self.config, self.loss, self.teacher.net if self.teacher else None)
+        curve = result.to_dict()
+        return {**self.key_fields(index), "arch": str(arch), "status": curve.pop("status"),
+                "reason": curve.pop("reason"), "test_acc": curve.pop("test_acc"), "curve": curve,
+                "split": self.data.split, "loss_weight": self.loss.weight, "config": asdict(self.config),
+                "torch": torch.__version__, "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
+
+
+def training_job(dataset: str, loss: str = "nst", epochs: int = 12, *, teacher: str | None = None,
+                 teacher_epochs: int = 200, fraction: float = 1.0, channels: int = 16, cells: int = 5,
+                 batch_size: int = 256, device: str = "cpu", seed: int = 0, data_dir: str | None = None,
+                 download: bool = False, teacher_cache: str | Path | None = None) -> Job:
+    """A :class:`Job` from the training options (the live low fidelity's trainer).
+
+    Without ``teacher`` a distillation loss trains one (``teacher_epochs``) and
+    caches it in ``teacher_cache`` (default: next to the default store).
+    """
+    from mfkdbench.train.trainer import TrainConfig
+
+    options = JobOptions(dataset, loss, data_dir, download, teacher, teacher_epochs)
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, fraction=fraction, seed=seed, device=device,
+                         channels=channels, cells=cells)
+    return Job(options, config, Path(teacher_cache) if teacher_cache else default_store_path().parent / "teachers")
+
+
+def live_source(store_path, space: SearchSpace, **training) -> LiveSource:
+    """A :class:`~mfkdbench.lowfi.live.LiveSource` training with the real trainer (:func:`training_job` options);
+    a trained teacher is cached next to the store."""
+    return LiveSource(store_path, space, training_job(teacher_cache=Path(store_path).parent / "teachers", **training))
+
+
+def curve_text(record: dict) -> str:
+    """A run's per-epoch curve as a small table."""
+    c = record["curve"]
+    lines = [f"{record['arch']} on {record['dataset']}, loss {record['loss']}, teacher {record['teacher_hash'] or '-'}",
+             "epoch  train_loss  train_acc  val_acc  train_s"]
+    for e in range(len(c["train_loss"])):
+        val = c["val_acc"][e] if e < len(c["val_acc"]) else float("nan")
+        lines.append(f"{e + 1:5d}  {c['train_loss'][e]:10.4f}  {c['train_acc'][e]:9.2f}  {val:7.2f}  {c['train_time_s'][e]:7.2f}")
+    if record["status"] == "ok":
+        lines.append(f"test accuracy {record['test_acc']:.2f}, train time {sum(c['train_time_s']):.1f} s")
+    else:
+        lines.append(f"FAILED: {record['reason']}")
+    return "\n".join(lines)
+
+
+def train_one(arch_text: str, options: JobOptions, config) -> dict:
+    """One short training of ``arch_text`` (an NB201 index or arch string); its record."""
+    space = search_space(options.nb201_data)
+    index = space.resolve(arch_text)
+    job = Job(options, config, default_store_path().parent / "teachers")
+    return job.run(index, space.arch(index))
+
+
+def build_lowfi(archs_text: str, options: JobOptions, config, store_path: str | None = None,
+                progress: bool = True) -> dict:
+    """Train every listed architecture not yet in the store and append its record."""
+    from tqdm import tqdm
+
+    space = search_space(options.nb201_data)
+    indices = parse_archs(archs_text, space, config.seed)
+    store = LowFiStore(store_path or default_store_path())
+    job = Job(options, config, store.path.parent / "teachers")
+    todo = missing_runs(job, store, indices)
+    failed = 0
+    with tqdm(total=len(indices), initial=len(indices) - len(todo), disable=not progress, unit="arch",
+              desc=f"lowfi {job.data.name}/{job.loss.kind}") as bar:
+        for index in todo:
+            record = job.run(index, space.arch(index))
+            store.append(record)
+            failed += record["status"] != "ok"
+            bar.set_postfix(val=f"{record['curve']['val_acc'][-1]:.1f}" if record["status"] == "ok" else "failed")
+            bar.update()
+    return {"store": str(store.path), "requested": len(indices), "trained": len(todo), "failed": failed,
+            "skipped": len(indices) - len(todo), "teacher_hash": job.teacher_hash}

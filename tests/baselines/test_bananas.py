@@ -1,0 +1,83 @@
+"""BANANAS: path encoding, the numpy MLP ensemble, ITS, and search quality on real CIFAR-10 data."""
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+
+from baselines.bananas import MLPEnsemble, independent_thompson
+from mfkdbench import load_benchmark
+from mfkdbench.nb201.encodings import PATH_ENCODING_DIM, path_encoding
+from mfkdbench.errors import UserError
+from mfkdbench.search.optimizer import make_optimizer
+from mfkdbench.search.simulator import Budget, search_fidelities, simulate
+
+
+@pytest.fixture(scope="module")
+def c10(data_dir):
+    return load_benchmark("cifar10", str(data_dir))
+
+
+def test_path_encoding_hand_checked(space):
+    assert PATH_ENCODING_DIM == 155
+    # all nor_conv_3x3 (op 3): paths (3), (3,3) twice, (3,3,3) -> 3, 5+3+15, 30+3+15+75
+    all3 = space.index("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|")
+    # e0..e5 = 3,2,1,4,0,3: paths 0->3 (4), 0->1->3 (3,0), 0->2->3 (2,3), 0->1->2->3 (3,1,3)
+    mixed = space.index("|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|")
+    enc = path_encoding(space, [all3, mixed])
+    assert enc.shape == (2, 155)
+    assert list(np.flatnonzero(enc[0])) == [3, 23, 123]
+    assert list(np.flatnonzero(enc[1])) == [4, 8, 22, 113]
+    assert path_encoding(space, all3).shape == (1, 155)
+
+
+def test_path_encoding_rows(space):
+    enc = path_encoding(space, np.arange(15625))
+    ones = enc.sum(axis=1)
+    assert set(ones) == {3.0, 4.0}  # 4 paths; the two length-2 paths share a feature when their ops agree
+    assert (enc[:, :5].sum(axis=1) == 1).all() and (enc[:, 30:].sum(axis=1) == 1).all()
+    # it still identifies the cell: every edge lies on a path, and the shared length-2 features
+    # cannot be swapped without changing the length-3 path
+    assert len(np.unique(enc, axis=0)) == 15625
+
+
+def test_its_draws_around_the_ensemble_mean():
+    rng = np.random.default_rng(0)
+    same = np.tile([[1.0, 2.0, 3.0]], (5, 1))
+    assert np.array_equal(independent_thompson(same, rng), [1.0, 2.0, 3.0])  # no disagreement, no noise
+    spread = np.stack([np.full(20000, v) for v in (0.0, 0.0, 2.0, 2.0)])  # mean 1, std 1
+    draws = independent_thompson(spread, rng)
+    assert draws.mean() == pytest.approx(1.0, abs=0.03) and draws.std() == pytest.approx(1.0, abs=0.03)
+
+
+def test_mlp_ensemble_learns_the_ranking_and_is_deterministic(c10):
+    rng = np.random.default_rng(0)
+    idx = rng.choice(15625, 600, replace=False)
+    y = np.array([c10.score(i) for i in idx])
+    x_train, x_test = path_encoding(c10.space, idx[:100]), path_encoding(c10.space, idx[100:])
+    pred = MLPEnsemble().fit(x_train, y[:100], np.random.default_rng(1)).predict(x_test)
+    again = MLPEnsemble().fit(x_train, y[:100], np.random.default_rng(1)).predict(x_test)
+    assert pred.shape == (5, 500)
+    assert np.array_equal(pred, again)
+    assert spearmanr(pred.mean(axis=0), y[100:])[0] > 0.5
+    assert (pred.std(axis=0) > 0).all()  # members disagree: ITS has an uncertainty to sample
+
+
+def test_bananas_beats_random_search_on_average(c10):
+    budget = Budget(evaluations=80)
+    bananas = [simulate(c10, "bananas", s, budget) for s in range(6)]
+    random = [simulate(c10, "random", s, budget) for s in range(6)]
+    best = [[r.incumbents["score"].iloc[-1] for r in runs] for runs in (bananas, random)]
+    assert np.mean(best[0]) > np.mean(best[1])
+    assert np.mean([r.final_report for r in bananas]) > np.mean([r.final_report for r in random])
+    ev = bananas[0].evaluations
+    assert ev["index"].is_unique and set(ev["fidelity"]) == {"200"}
+
+
+def test_bananas_is_deterministic_with_parallel_workers(c10):
+    a = simulate(c10, "bananas", 3, Budget(evaluations=25), n_workers=4)
+    b = simulate(c10, "bananas", 3, Budget(evaluations=25), n_workers=4)
+    assert a.evaluations.equals(b.evaluations)
+
+
+def test_bananas_bad_options(c10):
+    with pytest.raises(UserError):
+        make_optimizer("bananas", c10.space, search_fidelities(c10, "200"), np.random.default_rng(0), k=0)

@@ -1,0 +1,257 @@
+"""`mfkdbench compare`: result store, resume after SIGKILL, outputs, statistics and bad input."""
+import hashlib
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import numpy as np
+import pandas as pd
+import pytest
+
+from click_cli import main
+from mfkdbench.errors import UserError
+
+GRID = ["--dataset", "cifar10", "--optimizers", "random,rea", "--budget", "400000", "--quiet"]
+
+
+def assert_same_runs(a: list, b: list) -> None:
+    """Equal cell by cell, but for the measured wall-clock overhead."""
+    assert [(r.optimizer, r.seed) for r in a] == [(r.optimizer, r.seed) for r in b]
+    for x, y in zip(a, b):
+        pd.testing.assert_frame_equal(x.evaluations, y.evaluations)
+        pd.testing.assert_frame_equal(x.incumbents, y.incumbents)
+        assert (x.config, x.final_index, x.final_report, x.report_metric) == \
+            (y.config, y.final_index, y.final_report, y.report_metric)
+
+
+def stored_runs(folder):
+    from mfkdbench.experiments.store import ResultStore
+
+    with ResultStore(folder, create=False) as store:
+        return store.runs()
+
+
+def expected_runs(optimizers, seeds, budget_s, target="200"):
+    from mfkdbench import load_benchmark
+    from mfkdbench.search.simulator import Budget, simulate
+
+    bench = load_benchmark("cifar10")
+    return [simulate(bench, o, s, Budget(seconds=budget_s), target_fidelity=target) for o in sorted(optimizers) for s in range(seeds)]
+
+
+def processes_running(text: str) -> list[str]:
+    """Ids of live processes whose command line mentions ``text`` (Linux /proc)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+            state = (proc / "stat").read_text().split(")")[-1].split()[0]
+        except OSError:
+            continue
+        if text in cmdline and state != "Z":
+            found.append(proc.name)
+    return found
+
+
+def digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """One table cache for this module's subprocesses."""
+    folder = tmp_path_factory.mktemp("cache")
+    os.environ.setdefault("MFKDBENCH_CACHE", str(folder))
+    return os.environ["MFKDBENCH_CACHE"]
+
+
+# ---- store -------------------------------------------------------------------
+
+def test_store_round_trip_and_exactly_once(tmp_path, cache):
+    from mfkdbench.experiments.store import ResultStore, encode_run
+
+    run = expected_runs(["rea"], 1, 30000)[0]
+    with ResultStore(tmp_path) as store:
+        assert store.put("rea/0", "rea", 0, run.config, encode_run(run), 0.1)
+        assert not store.put("rea/0", "rea", 0, run.config, b"other", 0.2)  # kept as it was
+        [back] = store.runs()
+    assert_same_runs([run], [back])
+    assert back.overhead_s == run.overhead_s and back.evaluations["index"].dtype == np.int64
+
+
+def test_manifest_of_other_data_is_refused_and_kept(tmp_path):
+    from mfkdbench.experiments.store import ResultStore
+
+    with ResultStore(tmp_path) as store:
+        store.claim({"data_checksum": "aaa", "data_source": "csv:x", "budget_s": 1.0})
+        store.claim({"data_checksum": "aaa", "data_source": "csv:./x", "budget_s": 1.0}, ignore=("data_source",))
+        with pytest.raises(UserError, match="data_checksum: stored 'aaa', now 'bbb'"):
+            store.claim({"data_checksum": "bbb", "data_source": "csv:x", "budget_s": 1.0})
+        assert store.manifest()["data_checksum"] == "aaa"
+
+
+# ---- statistics ----------------------------------------------------------------
+
+def test_holm_and_nemenyi_match_published_values():
+    from mfkdbench.report.stats import holm, nemenyi_cd
+
+    assert np.allclose(holm([0.01, 0.04, 0.03, 0.2]), [0.04, 0.09, 0.09, 0.2])
+    # Demsar (2006), table 5(a): q_0.05 = 2.569 for k = 4 methods
+    assert nemenyi_cd(4, 10) == pytest.approx(2.569 * np.sqrt(4 * 5 / 60), abs=1e-3)
+
+
+def test_tests_separate_clear_differences_only():
+    from mfkdbench.report.stats import bootstrap_ci, friedman, wilcoxon_vs_reference
+
+    rng = np.random.default_rng(1)
+    base = rng.normal(90, 1, 20)
+    scores = pd.DataFrame({"mfkd": base + 1.0 + rng.normal(0, 0.1, 20), "same": base + 1.0 + rng.normal(0, 0.1, 20),
+                           "worse": base})
+    wil = wilcoxon_vs_reference(scores, "mfkd").set_index("optimizer")
+    assert wil.loc["worse", "significant"] and wil.loc["worse", "losses"] == 20
+    assert not wil.loc["same", "significant"]
+    fr = friedman(scores)
+    assert fr.p_value < 1e-4 and fr.average_ranks.index[-1] == "worse" and fr.average_ranks["worse"] == 3.0
+    low, high = bootstrap_ci(base)
+    assert low < base.mean() < high and high - low < 2
+
+
+def test_reference_is_the_users_else_mfkd_else_mf_ce():
+    from mfkdbench.errors import UserError
+    from mfkdbench.report.render import choose_reference
+
+    assert choose_reference(["rea", "mfkd", "mf-ce"]) == "mfkd"
+    assert choose_reference(["rea", "mf-ce", "bananas"]) == "mf-ce"
+    assert choose_reference(["rea", "bananas"]) == "bananas"
+    assert choose_reference(["rea", "mfkd"], "rea") == "rea"
+    with pytest.raises(UserError, match="'gp-hf' is not in the results"):
+        choose_reference(["rea", "mfkd"], "gp-hf")
+
+
+def test_default_protocol_leaves_multi_fidelity_methods_a_lower_fidelity(tables):
+    """compare's default (nats-hf200): NATS-Bench budget, 200-epoch target, so mf-ce runs and mfkd says why not."""
+    from mfkdbench.experiments.grid import make_protocol, plan_comparison
+
+    protocol = make_protocol("imagenet16-120", None)
+    assert (protocol.preset, protocol.budget_s, protocol.target_fidelity) == ("nats-hf200", 120_000.0, "200")
+    plan = plan_comparison(protocol, None, 1)
+    runs = {c.optimizer for c in plan.cells}
+    assert {"mf-ce", "gp-hf", "rea", "bohb"} <= runs and "mfkd" not in runs
+    assert "cifar100-kd240" in plan.skipped["mfkd"]
+    tpami = plan_comparison(make_protocol("imagenet16-120", None, "nats-tpami21"), None, 1)
+    assert "mf-ce" in tpami.skipped and "ce12" in tpami.skipped["mf-ce"]
+
+
+def test_time_to_regret():
+    from mfkdbench.report.summary import time_to_regret
+
+    inc = pd.DataFrame({"time": [10.0, 50.0, 90.0], "report": [90.0, 93.9, 94.37]})
+    assert time_to_regret(inc, 94.37, 0.5) == 50.0
+    assert time_to_regret(inc, 94.37, 0.0) == 90.0
+    assert time_to_regret(inc, 95.0, 0.0) == np.inf
+
+
+# ---- compare end to end ------------------------------------------------------------
+
+def test_compare_writes_tables_and_figures_and_resumes(tmp_path, capsys, cache):
+    out = tmp_path / "c10"
+    main(["compare", "--dataset", "cifar10", "--seeds", "3", "--optimizers", "random,rea", "--workers", "2",
+          "--out", str(out), "--quiet"])
+    text = capsys.readouterr().out
+    assert "| optimizer | runs | final (mean ± std)" in text and "Friedman test" in text
+    summary = pd.read_csv(out / "summary.csv").set_index("optimizer")
+    assert list(summary["runs"]) == [3, 3]
+    assert_same_runs(stored_runs(out), expected_runs(["random", "rea"], 3, 20000.0, "200"))
+    finals = pd.read_csv(out / "outcomes.csv").groupby("optimizer")["final"].mean()
+    assert summary.loc["rea", "mean"] == pytest.approx(finals["rea"])
+    assert (out / "summary.tex").read_text().startswith(r"\begin{table}")
+    for name in ("regret", "rank", "critical_difference"):
+        image = mpimg.imread(out / "figures" / f"{name}.png")
+        assert image.shape[0] > 200 and image.std() > 0.05  # a real picture, not a blank canvas
+        assert (out / "figures" / f"{name}.pdf").stat().st_size > 1000
+    # more seeds: only the new cells run; fewer files deleted: figures re-renders them from the store alone
+    before = digest(out / "results.sqlite")
+    (out / "summary.md").unlink()
+    main(["figures", "--results", str(tmp_path)])
+    assert (out / "summary.md").is_file() and digest(out / "results.sqlite") == before
+    main(["compare", "--dataset", "cifar10", "--seeds", "4", "--optimizers", "random,rea", "--workers", "1",
+          "--out", str(out), "--quiet"])
+    assert_same_runs(stored_runs(out), expected_runs(["random", "rea"], 4, 20000.0, "200"))
+
+
+def test_kill_and_resume_stores_every_cell_exactly_once(tmp_path, cache):
+    out = tmp_path / "grid"
+    seeds, db = 60, out / "results.sqlite"
+    cmd = [sys.executable, "-m", "click_cli", "compare", *GRID, "--seeds", str(seeds), "--workers", "2",
+           "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    stored, deadline = 0, time.time() + 60
+    while stored < 4 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+        if db.is_file():
+            try:
+                with sqlite3.connect(db, timeout=5) as con:
+                    stored = con.execute("SELECT COUNT(*) FROM cells").fetchone()[0]
+            except sqlite3.OperationalError:  # the table is not created yet
+                pass
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    time.sleep(1.5)  # the worker processes notice that their parent is gone and exit
+    orphans = processes_running(str(out))
+    assert not orphans, f"worker processes outlived the killed compare: {orphans}"
+    with sqlite3.connect(db) as con:
+        at_kill = con.execute("SELECT COUNT(*) FROM cells").fetchone()[0]
+    assert 4 <= at_kill < 2 * seeds, f"the grid was not killed mid-way ({at_kill} cells)"
+    resumed = subprocess.run(cmd, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    with sqlite3.connect(db) as con:
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        keys = [k for (k,) in con.execute("SELECT key FROM cells")]
+    assert sorted(keys) == sorted(f"{o}/{s}" for o in ("random", "rea") for s in range(seeds))
+    assert_same_runs(stored_runs(out), expected_runs(["random", "rea"], seeds, 400000.0))
+
+
+# ---- bad input -------------------------------------------------------------------
+
+@pytest.mark.parametrize("args,message", [
+    (["--dataset", "cifar10", "--optimizers", "random,nosuch"], "unknown optimizer 'nosuch'"),
+    (["--dataset", "mnist"], "unknown dataset 'mnist'"),
+    (["--dataset", "cifar10", "--preset", "nosuch"], "unknown preset 'nosuch'"),
+    (["--dataset", "cifar10", "--optimizers", "random", "--budget", "9000"], "holds results of other data or settings"),
+    (["--dataset", "cifar10", "--optimizers", "random", "--seeds", "0"], "--seeds must be at least 1"),
+    (["--dataset", "cifar10", "--lowfi-store", "no-such-store.jsonl"], "no low-fidelity store at /"),
+])
+def test_bad_input_one_line_and_store_untouched(args, message, tmp_path, capsys, cache):
+    out = tmp_path / "kept"
+    main(["compare", "--dataset", "cifar10", "--optimizers", "random", "--seeds", "2", "--budget", "30000",
+          "--workers", "1", "--out", str(out), "--quiet"])
+    capsys.readouterr()
+    before = digest(out / "results.sqlite")
+    with pytest.raises(SystemExit) as exc:
+        main(["compare", *args, "--out", str(out), "--quiet", "--workers", "1"])
+    assert exc.value.code != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], err
+    assert digest(out / "results.sqlite") == before
+    assert len(stored_runs(out)) == 2
+
+
+@pytest.mark.parametrize("executor", ["local", "dask"])
+def test_zero_workers_is_refused(executor):
+    from mfkdbench.errors import UserError
+    from mfkdbench.experiments.executors import make_executor
+
+    with pytest.raises(UserError, match="--workers must be at least 1, got 0"):
+        make_executor(executor, 0)
+    assert make_executor("local", 3).workers == 3
+
+
+def test_figures_without_results_is_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["figures", "--results", str(tmp_path)])
+    assert capsys.readouterr().err.startswith("error: no results in")
