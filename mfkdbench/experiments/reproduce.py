@@ -33,7 +33,7 @@ ROWS: dict[str, tuple[str, dict]] = {
 }
 
 NOTES = """\
-Notes on the differences (see mfkdbench/benchmark.py and mfkdbench/presets.py):
+Notes on the differences (see mfkdbench/nb201/benchmark.py and mfkdbench/search/presets.py):
 * time model: NB201's scripts charge the recorded 12-epoch training time plus one validation
   pass ('train-all-time' + 'valid-per-time' of the hp=12 run). The data here has no 12-epoch
   times, so a ce12 evaluation costs 12/200 of the recorded 200-epoch time and no validation
