@@ -7,7 +7,7 @@ Benchmarks (target: 200-epoch validation accuracy; reported: 200-epoch test accu
   log-only NST cells (224, 227, 228, 230, 231, 233-239) have only x-test
   scores, the report split: here their ``nst12`` is unknown (NaN) to every search.
 * ``full``: all 15,625 CIFAR-100 cells; budgets 40,000 (NATS-Bench's) /
-  200,000 / 600,000 s (no KD data, so no mfkd).
+  120,000 / 200,000 s (no KD data, so no mfkd).
 
 Rows: the multi-fidelity GP searches (``mfkd``, ``mf-ce``; ``cost``: the
 cost-aware allocation; ``path``: the path encoding), the target-only ``gp-hf``
@@ -60,7 +60,7 @@ STUDIES = {
         [("mfkd", "mfkd", {}), ("mfkd cost", "mfkd", {"allocation": "cost"}),
          ("mfkd path", "mfkd", {"encoding": "path"}), ("mf-ce", "mf-ce", {}),
          ("mf-ce cost", "mf-ce", {"allocation": "cost"})], ["ce12", "nst12"])),
-    "full": ("cifar100", [40_000.0, 200_000.0, 600_000.0], _rows(
+    "full": ("cifar100", [40_000.0, 120_000.0, 200_000.0], _rows(
         [("mf-ce", "mf-ce", {}), ("mf-ce cost", "mf-ce", {"allocation": "cost"})], ["ce12"])),
 }
 

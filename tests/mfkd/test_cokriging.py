@@ -125,3 +125,36 @@ def test_fit_matches_emukit_on_held_out_cells(tables, space, split):
     ref = gp.predict_noiseless(np.c_[x, np.ones(len(x))])[0][:, 0] * model.std_high + model.mean_high
     rmse = lambda pred: np.sqrt(np.mean((pred - val200[held_out]) ** 2))  # noqa: E731
     assert rmse(model.predict(x, 1)[0]) <= 1.05 * rmse(ref)
+
+
+def test_refits_add_random_starts_on_the_schedule(data, monkeypatch):
+    """Fits 1 and 4 (``restart_every=4``) run the warm start (after the first), the default and
+    ``n_restarts`` random starts, each distinct; the fits between run the warm start alone unless
+    it reached a new bound."""
+    x_l, y_l, x_h, y_h, _ = data
+    model = CoKriging(n_restarts=3, restart_every=4, rng=np.random.default_rng(0))
+    starts = []
+    minimize = CoKriging._minimize
+    monkeypatch.setattr(CoKriging, "_minimize", lambda self, start, **o: starts.append(start) or minimize(self, start, **o))
+    for fit in range(1, 6):
+        before, multistarts = len(starts), model.n_multistart
+        model.fit(x_l[:30 + fit], y_l[:30 + fit], x_h, y_h)
+        calls = starts[before:]
+        scheduled = fit in (1, 4)
+        assert len(calls) == (4 if fit == 1 else 5 if model.n_multistart > multistarts else 1)
+        assert scheduled <= (model.n_multistart > multistarts)
+        assert len({tuple(np.round(s, 6)) for s in calls}) == len(calls)
+
+
+def test_length_scale_floor_keeps_nearest_cells_correlated(data):
+    """At the floor, the two closest observed cells (one edge apart: squared distance 2) still
+    correlate by MIN_CORRELATION, so the model never makes every cell independent."""
+    from mfkdbench.mfkd.cokriging import MIN_CORRELATION, RHO_MAX
+
+    x_l, y_l, x_h, y_h, _ = data
+    model = CoKriging(theta=THETA).fit(x_l, y_l, x_h, y_h, optimize=False)
+    positive = model.d[model.d > 0]
+    for position in (2, 5):
+        floor = np.exp(model.bounds[position][0])
+        assert np.exp(-positive.min() / (2 * floor**2)) == pytest.approx(MIN_CORRELATION)
+    assert model.bounds[0] == (-RHO_MAX, RHO_MAX) and RHO_MAX > 1
