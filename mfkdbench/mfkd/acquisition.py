@@ -113,18 +113,22 @@ class CandidatePool:
                                          level)
 
     def best(self, model: CoKriging, level: int, allowed: np.ndarray, observed, acquisition: str = "ucb",
-             best: float = 0.0, beta: float = 1.0, chunk: int = 256):
+             best: float = 0.0, beta: float = 1.0, chunk: int = 256, rng: np.random.Generator | None = None,
+             sign: float = 1.0):
         """``(position in the pool, score)`` of the allowed cell with the highest acquisition, or None.
 
         Scores are in the model's standardized units of ``level`` (``best``
-        too). ``observed``: the NB201 indices of the model's low and high
-        observations, in the model's order.
+        too), of ``sign * f_level`` (``sign=-1``: a low value is promising).
+        ``observed``: the NB201 indices of the model's low and high
+        observations, in the model's order. ``rng``: exact ties go to a
+        random one of the tied cells (else the first in pool order).
         """
         acq = ACQUISITIONS[acquisition]
-        mean = self.means(model, level, observed)
+        mean = sign * self.means(model, level, observed)
         bound = acq(mean, np.full_like(mean, np.sqrt(model.prior_var(level))), best, beta)
         bound[~allowed] = -np.inf
-        order = np.argsort(-bound, kind="stable")[: int(allowed.sum())]
+        shuffle = np.arange(len(bound)) if rng is None else rng.permutation(len(bound))
+        order = shuffle[np.argsort(-bound[shuffle], kind="stable")][: int(allowed.sum())]
         top_pos, top_score = None, -np.inf
         for start in range(0, len(order), chunk):
             rows = order[start:start + chunk]

@@ -2,16 +2,21 @@
 
 Model (MF-KD, Trofimov et al., IEEE Access 2023, as in the authors' code)::
 
-    f_high(x) = rho * f_low(x) + delta(x),   f_low ~ GP(0, k_l),  delta ~ GP(0, k_d),  rho in [-1, 1]
-    k_t(x, x') = c_t * exp(-|x - x'|^2 / (2 l_t^2)) + s_t * [same observation]   (constant * RBF + white)
+    f_high(x) = rho * f_low(x) + delta(x),   f_low ~ GP(0, k_l),  delta ~ GP(0, k_d),  |rho| <= 4
+    k_t(x, x') = c_t * exp(-|x - x'|^2 / (2 l_t^2))   (constant * RBF)
+    y_low = f_low + N(0, s_l),   y_high = f_high + N(0, s_h)
 
-The white term belongs to its level's observations, as with scikit-learn's
-``WhiteKernel`` in the authors' code: a low observation has noise ``s_l``, a
-high one ``rho^2 s_l + s_d``. All observations of both levels form one joint
-Gaussian (no nesting is assumed); each level's targets are standardized on
-their own. Hyperparameters maximize the exact joint marginal likelihood with
-L-BFGS-B and analytic gradients: random restarts on the first fit, a warm
-start from the last optimum afterwards.
+Each level has its own observation noise (``s_h`` is free of ``s_l``, as in
+emukit's linear multi-fidelity model). All observations of both levels form
+one joint Gaussian (no nesting is assumed); each level's targets are
+standardized on their own, so ``rho`` may exceed 1 in magnitude. Length
+scales have a floor at which the nearest observed cells still correlate by
+``MIN_CORRELATION`` (a kernel that makes every cell independent would leave
+the acquisition flat). Hyperparameters maximize the exact joint marginal
+likelihood with L-BFGS-B and analytic gradients. A fit warm-starts from the
+last optimum; every ``restart_every``-th fit, the first, and any fit whose
+warm optimum reaches a bound not reached at the last multi-start add
+``n_restarts`` random starts (:meth:`CoKriging.fit`).
 
 Hand-written on numpy/scipy because the search refits it at every step and
 scores all 15,625 cells: one Cholesky (and, for the gradient, one inverse) of
@@ -27,9 +32,16 @@ import numpy as np
 from scipy.linalg import cho_solve, lapack, solve_triangular
 from scipy.optimize import minimize
 
-#: hyperparameters of one level: log constant, log length scale, log white-noise variance
-_LEVEL = ("log_c", "log_lengthscale", "log_noise")
-_BOUNDS_LEVEL = [(np.log(1e-3), np.log(1e2)), (np.log(0.05), np.log(100.0)), (np.log(1e-6), np.log(2.0))]
+#: per level: log constant, log length scale, log noise variance (the length-scale floor depends on the data).
+#: Noise floor 1e-3 of the standardized variance: below it the likelihood is flat and warm fits wander.
+_BOUNDS_LEVEL = [(np.log(1e-3), np.log(1e2)), (None, np.log(100.0)), (np.log(1e-3), np.log(2.0))]
+#: where random starts are drawn, per level (the length scale from its floor)
+_STARTS_LEVEL = [(np.log(0.1), np.log(10.0)), (None, np.log(10.0)), (np.log(1e-3), np.log(0.5))]
+RHO_MAX = 4.0
+#: correlation of the two closest observed inputs at the length-scale floor
+MIN_CORRELATION = 0.01
+#: a parameter this close to a bound (in its own units: log scale, or rho) sits at it
+_AT_BOUND = 1e-3
 _JITTER = 1e-9
 
 
@@ -52,21 +64,25 @@ def _standardize(y: np.ndarray) -> tuple[np.ndarray, float, float]:
 class CoKriging:
     """Kennedy-O'Hagan co-kriging with ``levels=2``; a single GP (low level only) with ``levels=1``.
 
-    ``theta`` (log scale except ``rho``): ``[rho, log c_l, log l_l, log s_l, log c_d, log l_d, log s_d]``
+    ``theta`` (log scale except ``rho``): ``[rho, log c_l, log l_l, log s_l, log c_d, log l_d, log s_h]``
     for two levels, ``[log c, log l, log s]`` for one.
     """
 
     def __init__(self, levels: int = 2, n_restarts: int = 3, rng: np.random.Generator | None = None,
-                 theta: np.ndarray | None = None, maxiter: int = 50, warm_ftol: float = 1e-6):
+                 theta: np.ndarray | None = None, maxiter: int = 50, warm_ftol: float = 1e-6,
+                 restart_every: int = 10):
         if levels not in (1, 2):
             raise ValueError("levels must be 1 or 2")
         self.levels = levels
         self.n_restarts = n_restarts
+        self.restart_every = restart_every  # every k-th fit is a multi-start fit
         self.maxiter = maxiter  # L-BFGS-B iterations per start
         self.warm_ftol = warm_ftol  # L-BFGS-B's relative tolerance on the likelihood, warm starts
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self.theta = None if theta is None else np.asarray(theta, dtype=np.float64)
-        self.bounds = ([(-1.0, 1.0)] + _BOUNDS_LEVEL * 2) if levels == 2 else list(_BOUNDS_LEVEL)
+        self.n_fits = 0
+        self.n_multistart = 0
+        self._bounds_at_multistart: frozenset = frozenset()
 
     # ---- parameters ----------------------------------------------------------
     def _unpack(self, theta):
@@ -79,6 +95,19 @@ class CoKriging:
         ls = np.log(np.sqrt(np.median(positive))) if positive.size else 0.0
         low = [0.0, ls, np.log(1e-2)]
         return np.array(low if self.levels == 1 else [0.5] + low + [np.log(0.1), ls, np.log(1e-2)])
+
+    def _limits(self, per_level) -> list[tuple[float, float]]:
+        """``per_level`` ranges for every parameter, the length-scale floor filled in from the data."""
+        positive = self.d[self.d > 0]
+        floor = np.log(np.sqrt((positive.min() if positive.size else 1.0) / (2 * np.log(1 / MIN_CORRELATION))))
+        level = [(lo if lo is not None else floor, hi) for lo, hi in per_level]
+        return level if self.levels == 1 else [(-RHO_MAX, RHO_MAX)] + level * 2
+
+    def at_bounds(self, theta=None) -> frozenset:
+        """Positions of the parameters of ``theta`` that sit at a bound."""
+        theta = self.theta if theta is None else theta
+        lo, hi = np.array(self.bounds).T
+        return frozenset(np.flatnonzero((theta - lo < _AT_BOUND) | (hi - theta < _AT_BOUND)).tolist())
 
     # ---- fitting -------------------------------------------------------------
     def fit(self, x_low, y_low, x_high=None, y_high=None, optimize: bool = True) -> CoKriging:
@@ -94,6 +123,7 @@ class CoKriging:
         x_all = np.vstack([self.x_low, self.x_high])
         self.d = sqdist(x_all, x_all)
         self.high_mask = np.arange(len(self.y)) >= self.n_low
+        self.bounds = self._limits(_BOUNDS_LEVEL)
         if optimize:
             self.theta = self._optimize()
         elif self.theta is None:
@@ -102,20 +132,28 @@ class CoKriging:
         return self
 
     def _optimize(self) -> np.ndarray:
-        starts = [self.theta] if self.theta is not None else [self._default_theta(self.d)]
-        if self.theta is None:
-            lo, hi = np.array(self.bounds).T
-            starts += [self.rng.uniform(lo, hi) for _ in range(self.n_restarts)]
-        options = {"maxiter": self.maxiter}
-        if self.theta is not None:
-            options["ftol"] = self.warm_ftol
+        """Warm start from the last optimum; add random starts on the schedule or at a newly reached bound."""
+        self.n_fits += 1
         best = None
+        if self.theta is not None:
+            best = self._minimize(self.theta, ftol=self.warm_ftol)
+            at_bounds = self.at_bounds(best.x)
+            if self.n_fits % self.restart_every and not at_bounds - self._bounds_at_multistart:
+                return best.x
+        lo, hi = np.array(self._limits(_STARTS_LEVEL)).T
+        starts = [self._default_theta(self.d)] + [self.rng.uniform(lo, hi) for _ in range(self.n_restarts)]
         for start in starts:
-            res = minimize(self._neg_lml, np.clip(start, *np.array(self.bounds).T), jac=True, method="L-BFGS-B",
-                           bounds=self.bounds, options=options)
+            res = self._minimize(start)
             if best is None or res.fun < best.fun:
                 best = res
+        self.n_multistart += 1
+        self._bounds_at_multistart = self.at_bounds(best.x)
         return best.x
+
+    def _minimize(self, start, **options):
+        lo, hi = np.array(self.bounds).T
+        return minimize(self._neg_lml, np.clip(start, lo, hi), jac=True, method="L-BFGS-B", bounds=self.bounds,
+                        options={"maxiter": self.maxiter, **options})
 
     def _neg_lml(self, theta):
         try:
@@ -134,14 +172,13 @@ class CoKriging:
         cov[:nl, nl:] *= rho
         cov[nl:, nl:] *= rho * rho
         diag = np.full(n, s_l + _JITTER)
-        diag[nl:] = rho * rho * s_l + _JITTER
         parts = {"rho": rho, "c_l": c_l, "ls_l": ls_l, "s_l": s_l, "r_l": r_l}
         if delta is not None:
-            c_d, ls_d, s_d = delta
+            c_d, ls_d, s_h = delta
             r_d = np.exp(self.d[nl:, nl:] * (-0.5 / ls_d**2))
             cov[nl:, nl:] += c_d * r_d
-            diag[nl:] += s_d
-            parts.update(c_d=c_d, ls_d=ls_d, s_d=s_d, r_d=r_d)
+            diag[nl:] = s_h + _JITTER
+            parts.update(c_d=c_d, ls_d=ls_d, s_h=s_h, r_d=r_d)
         cov.flat[:: n + 1] += diag
         return cov, parts
 
@@ -176,12 +213,12 @@ class CoKriging:
         tr_l, tr_h = np.trace(g[:nl, :nl]), np.trace(g[nl:, nl:])
         grad = [c_l * (r_ll + rho * r_hl + rho * rho * r_hh),
                 c_l * (q_ll + rho * q_hl + rho * rho * q_hh) / p["ls_l"] ** 2,
-                s_l * (tr_l + rho * rho * tr_h)]
+                s_l * tr_l]
         if self.levels == 2:
             g_hh = g[nl:, nl:] * p["r_d"]
             c_d = p["c_d"]
-            grad = [c_l * r_hl + 2 * rho * (c_l * r_hh + s_l * tr_h)] + grad + [
-                c_d * g_hh.sum(), c_d * (g_hh * self.d[nl:, nl:]).sum() / p["ls_d"] ** 2, p["s_d"] * tr_h]
+            grad = [c_l * (r_hl + 2 * rho * r_hh)] + grad + [
+                c_d * g_hh.sum(), c_d * (g_hh * self.d[nl:, nl:]).sum() / p["ls_d"] ** 2, p["s_h"] * tr_h]
         return value, np.array(grad)
 
     def _condition(self) -> None:

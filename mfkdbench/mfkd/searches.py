@@ -12,12 +12,16 @@ Defaults follow the paper and the authors' code: one-hot encoding, UCB with
 beta = 1 over every cell not yet evaluated at the step's fidelity, every
 ``ratio``-th (2nd) step at the high fidelity, an initial design of 3 random
 high- and 10 random low-fidelity cells. The low-fidelity step maximizes the
-UCB of the *low-level* posterior (the authors' code minimized it and predicted
-with the high level; we implement the intent, see ``docs/mfkd.md``).
+UCB of ``sign(rho) f_low`` under the *low-level* posterior (the authors' code
+minimized it and predicted with the high level; we implement the intent, see
+``docs/mfkd.md``). When every cell of the step's fidelity has been proposed the
+step goes to the other fidelity; when both are used up, :meth:`GPSearch.ask`
+returns None (the simulator ends the run and records why). Exact ties of the
+acquisition go to a random cell (the optimizer's generator).
 ``allocation="cost"`` replaces the fixed ratio by :meth:`GPSearch._cost_aware_level`.
 Options: ``encoding``, ``acquisition`` (``ucb``/``ei``), ``beta``,
-``allocation`` (``ratio``/``cost``), ``ratio``, ``n_init_high``, ``n_init_low``,
-``low_fidelity``.
+``allocation`` (``ratio``/``cost``), ``ratio``, ``max_low_share``, ``n_init_high``,
+``n_init_low``, ``low_fidelity``.
 """
 from __future__ import annotations
 
@@ -74,8 +78,8 @@ class GPSearch(Optimizer):
     multi_fidelity = True
 
     def __init__(self, space, fidelities, rng, *, encoding: str = "onehot", acquisition: str = "ucb",
-                 beta: float = 1.0, allocation: str = "ratio", ratio: int = 2, n_init_high: int = 3,
-                 n_init_low: int = 10, low_fidelity: str | None = None, **options):
+                 beta: float = 1.0, allocation: str = "ratio", ratio: int = 2, max_low_share: float = 0.5,
+                 n_init_high: int = 3, n_init_low: int = 10, low_fidelity: str | None = None, **options):
         super().__init__(space, fidelities, rng, **options)
         if encoding not in ENCODINGS:
             raise UserError(f"unknown encoding {encoding!r}; choose one of {', '.join(ENCODINGS)}")
@@ -85,8 +89,10 @@ class GPSearch(Optimizer):
             raise UserError(f"unknown fidelity allocation {allocation!r}; choose 'ratio' or 'cost'")
         if int(ratio) != ratio or ratio < 1:
             raise UserError(f"the high-fidelity ratio must be a positive integer, got {ratio}")
+        if not 0 <= max_low_share < 1:
+            raise UserError(f"max_low_share must be in [0, 1), got {max_low_share}")
         self.encoding, self.acquisition, self.beta = encoding, acquisition, float(beta)
-        self.allocation, self.ratio = allocation, int(ratio)
+        self.allocation, self.ratio, self.max_low_share = allocation, int(ratio), float(max_low_share)
         self.low = None
         if self.levels == 2:
             self.low = low_fidelity or self.default_low
@@ -127,7 +133,7 @@ class GPSearch(Optimizer):
         self._steps += 1
         with _single_threaded_blas():
             proposal = self._propose(level)
-        if proposal is None:
+        if proposal is None:  # every cell proposed at every fidelity
             return None
         index, level = proposal
         self.obs[level].untried[self._position[index]] = False
@@ -138,9 +144,13 @@ class GPSearch(Optimizer):
         self.obs[level].add(trial.index, score, self.pool._x[self._position[trial.index]], cost)
 
     # ---- proposal ---------------------------------------------------------------
+    def _open_levels(self, preferred: int | None) -> list[int]:
+        """Levels with cells not yet proposed there, ``preferred`` first."""
+        order = [HIGH_LEVEL] if self.levels == 1 else ([LOW, HIGH_LEVEL] if preferred == LOW else [HIGH_LEVEL, LOW])
+        return [level for level in order if self.obs[level].untried.any()]
+
     def _random(self, level: int):
-        free = self.pool.indices[self.obs[level].untried]
-        return None if len(free) == 0 else (int(self.rng.choice(free)), level)
+        return int(self.rng.choice(self.pool.indices[self.obs[level].untried])), level
 
     def _fit(self) -> bool:
         """Refit the model (warm-started); False while some level has no finite observation yet."""
@@ -158,23 +168,31 @@ class GPSearch(Optimizer):
         return True
 
     def _best(self, level: int, acquisition: str, model_level: int | None = None):
+        """Best cell not yet proposed at ``level`` by ``acquisition`` of the model's ``model_level``.
+
+        The low level of a two-level model is scored as ``sign(rho) f_low``: with
+        ``rho < 0`` a low value at the low fidelity is what predicts a high one.
+        """
         model_level = (0 if self.levels == 1 else level) if model_level is None else model_level
-        scores = self.obs[HIGH_LEVEL if model_level == 1 or self.levels == 1 else LOW].scores
-        best = 0.0
-        if scores:
-            mu, sd = (self.model.mean_low, self.model.std_low) if model_level == 0 else \
-                (self.model.mean_high, self.model.std_high)
-            best = (max(scores) - mu) / sd
+        sign = -1.0 if self.levels == 2 and model_level == 0 and self.model.theta[0] < 0 else 1.0
+        scores = np.asarray(self.obs[HIGH_LEVEL if model_level == 1 or self.levels == 1 else LOW].scores)
+        mu, sd = (self.model.mean_low, self.model.std_low) if model_level == 0 else \
+            (self.model.mean_high, self.model.std_high)
+        best = float(np.max(sign * (scores - mu) / sd)) if len(scores) else 0.0
         return self.pool.best(self.model, model_level, self.obs[level].untried, self._observed, acquisition, best,
-                              self.beta)
+                              self.beta, rng=self.rng, sign=sign)
 
     def _propose(self, level: int | None):
+        """``(index, level)`` to evaluate next; ``level`` None: the cost-aware rule chooses it."""
+        open_levels = self._open_levels(level)
+        if not open_levels:
+            return None
         if not self._fit():
-            return self._random(HIGH_LEVEL if level is None else level)
+            return self._random(open_levels[0])
         if level is None:
             return self._cost_aware_level()
-        found = self._best(level, self.acquisition)
-        return None if found is None else (int(self.pool.indices[found[0]]), level)
+        level = open_levels[0]
+        return int(self.pool.indices[self._best(level, self.acquisition)[0]]), level
 
     def _cost_aware_level(self):
         """Fidelity (and cell) with the highest expected gain per simulated second.
@@ -184,17 +202,19 @@ class GPSearch(Optimizer):
         quantity over cells not yet evaluated low, times the share of the
         high-level prior variance explained by the low level,
         ``rho^2 c_l / (rho^2 c_l + c_d)``. Cost: the mean observed cost of the
-        fidelity.
+        fidelity. Bound: while more than ``max_low_share`` of the simulated time
+        spent so far went to the low fidelity, the step is high (on 15,625 cells
+        the low gain alone keeps winning and the target is never evaluated).
         """
         rho, (c_l, _, _), delta = self.model._unpack(self.model.theta)
         share = rho**2 * c_l / (rho**2 * c_l + delta[0])
+        spent = {level: sum(self.obs[level].costs) for level in (HIGH_LEVEL, LOW)}
+        low_over = spent[LOW] > self.max_low_share * (spent[LOW] + spent[HIGH_LEVEL])
         best = {}
-        for level, weight in ((HIGH_LEVEL, 1.0), (LOW, share)):
+        for level in self._open_levels(HIGH_LEVEL if low_over else LOW)[: 1 if low_over else 2]:
             found = self._best(level, "ei", model_level=HIGH_LEVEL)
-            if found is not None:
-                best[level] = (found[0], weight * found[1] / max(np.mean(self.obs[level].costs), 1e-9))
-        if not best:
-            return None
+            weight = 1.0 if level == HIGH_LEVEL else share
+            best[level] = (found[0], weight * found[1] / max(np.mean(self.obs[level].costs), 1e-9))
         level = max(best, key=lambda lv: (best[lv][1], lv))
         return int(self.pool.indices[best[level][0]]), level
 

@@ -12,7 +12,8 @@ Clock
     time, and the earliest-finishing trial is reported first; equal end times
     are reported in start order (trial id). An optimizer that has nothing to
     propose (``ask() -> None``) is asked again after the next result; when it
-    has nothing to propose and nothing runs, the run ends.
+    has nothing to propose and nothing runs, the run ends, and the run's config
+    says so (``ended``: ``"optimizer exhausted"``, else ``"budget"``).
 
 Budget (:class:`Budget`)
     In simulated seconds, in evaluations, or both (whichever ends first). A
@@ -133,6 +134,7 @@ def simulate(benchmark: Benchmark, optimizer: str, seed: int, budget: Budget, *,
         "budget": asdict(budget), "n_workers": n_workers, "target_fidelity": target_fidelity,
         "charge_overhead": bool(charge_overhead), "seed_mode": benchmark.seed_mode,
         "optimizer_options": options, "fidelities": list(fidelities),
+        "ended": "optimizer exhausted" if loop.exhausted else "budget",
     }
     return loop.result(optimizer, seed, config)
 
@@ -153,6 +155,7 @@ class _Loop:
         self.evals: list[tuple] = []
         self.incumbents: list[tuple] = []
         self.best: tuple | None = None  # (rank, score, index, fidelity)
+        self.exhausted = False  # the last ask() had nothing to propose
 
     def run(self) -> None:
         seconds, cut = self.budget.seconds, not self.budget.overshoot
@@ -176,6 +179,7 @@ class _Loop:
     def fill(self) -> None:
         while self.idle and self.can_start():
             proposal = self.timed(self.opt.ask)
+            self.exhausted = proposal is None
             if proposal is None:
                 return
             index, fidelity = self.check(proposal)
