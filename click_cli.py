@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 
 import click
 
@@ -238,8 +239,13 @@ def correlation(dataset, subset, bootstrap, seed, data):
     click.echo(correlation_text(dataset, subset, bootstrap, seed, data))
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: user errors become one line on stderr and a non-zero exit."""
+    """Entry point: user errors become one line on stderr and a non-zero exit; warnings are one line too."""
+    warnings.formatwarning = _one_line_warning
     try:
         cli.main(args=argv, prog_name="mfkdbench", standalone_mode=False)
     except UserError as exc:

@@ -88,7 +88,7 @@ class _File:
         if bad.any():
             row = int(np.flatnonzero(~nan)[np.argmax(bad)])
             rule = "positive" if positive else f"in [{low}, {high}]" if high is not None else f">= {low}"
-            self.fail(f"column {name!r} has {values[row]!r}; {what} must be {rule}", row)
+            self.fail(f"column {name!r} has {values[row].item()}; {what} must be {rule}", row)
         return values
 
     def accuracies(self, names, complete: bool = False) -> None:
@@ -115,7 +115,7 @@ def check_archs(columns: Columns, path: Path) -> np.ndarray:
     wrong = strings != expected
     if wrong.any():
         row = int(np.argmax(wrong))
-        f.fail(f"arch_str {strings[row][:60]!r} disagrees with its edge codes e0..e5 ({expected[row]})", row)
+        f.fail(f"arch_str {str(strings[row])[:60]!r} disagrees with its edge codes e0..e5 ({expected[row]})", row)
     if hashlib.sha256(codes.astype("<i8").tobytes()).hexdigest() != OFFICIAL_ORDER_SHA256:
         f.fail("the cells are not in the official NB201 index order (rows moved, or arch_index renumbered)")
     for ds, cols in metrics.items():
@@ -146,7 +146,7 @@ def check_seeds(columns: Columns, path: Path, val_acc_200: dict[str, np.ndarray]
     names = columns["dataset"].astype(str)
     unknown = ~np.isin(names, list(SEED_DATASETS.values()))
     if unknown.any():
-        f.fail(f"unknown dataset {names[np.argmax(unknown)]!r}; expected one of {', '.join(SEED_DATASETS.values())}",
+        f.fail(f"unknown dataset {str(names[np.argmax(unknown)])!r}; expected one of {', '.join(SEED_DATASETS.values())}",
                int(np.argmax(unknown)))
     dataset = np.searchsorted(sorted(SEED_DATASETS.values()), names)
     f.unique((dataset * N_ARCHS + index) * 3 + slot, "one dataset, cell and seed slot")
