@@ -113,3 +113,15 @@ def test_the_wheel_lists_every_package_and_ships_the_tables():
     assert MANIFEST in config["package-data"]["mfkdbench.shipped"]
     manifest = json.loads((REPO / "tables" / MANIFEST).read_text())
     assert sum(f["bytes"] for f in manifest["files"].values()) < 16e6
+
+
+def test_kd_arrays_match_the_authors_final_table(tables):
+    """The per-epoch runs, folded into the tables, agree with the authors' separate epoch-12 file."""
+    final = read_columns(shipped_dir() / "nb201_kd_nst_c100_final.npz")
+    cells = final["arch_index"]
+    assert np.array_equal(cells, np.arange(240))
+    assert np.array_equal(tables.get("cifar100", "nst12_val")[cells], final["nst12_xvalid_acc"], equal_nan=True)
+    assert np.array_equal(tables.get("cifar100", "nst12_test")[cells], final["nst12_xtest_acc"], equal_nan=True)
+    assert np.allclose(tables.get("cifar100", "nst12_time")[cells], final["nst12_train_time_s"], equal_nan=True, rtol=1e-6)
+    assert np.isnan(tables.get("cifar100", "nst12_time")[cells]).sum() == 12
+    assert np.isnan(tables.get("cifar100", "nst12_test")[240:]).all()
