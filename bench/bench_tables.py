@@ -1,17 +1,17 @@
-"""Speed and memory of loading the NB201 tables from the binary cache, against parsing the CSVs.
+"""Speed and memory of loading the NB201 tables: the shipped tables (the default), the CSV cache, the CSVs.
 
 Usage: ``python bench/bench_tables.py [DATA_DIR]`` (default ``$MFKDBENCH_DATA``, then ``../shared/data``).
 
-Uses a fresh temporary cache: the first load builds it, then
+With a fresh temporary cache (the first CSV load builds it), measured in one run:
 
-* in-process: the time of ``load_tables`` from the cache (median of repeats)
-  and of parsing the CSVs (``tables._load_csv_dir``), and their ratio;
-* in fresh child processes: the wall time of importing ``mfkdbench.nb201.tables`` plus
-  one cached load, and the peak resident memory of that child (``VmHWM``;
-  ``ru_maxrss`` where ``/proc`` is missing) beside a child that only imports
-  numpy (the baseline).
+* in-process, median of repeats: ``load_tables()`` from the shipped tables; ``load_tables(DATA_DIR)``
+  from the cache (which hashes the CSVs' bytes to find its entry, then reads the uncompressed
+  ``.npz``), the hashing alone, and parsing and checking the CSVs; their ratios to the shipped load;
+* in fresh child processes: the wall and CPU time of one shipped load, and the memory it adds: peak resident
+  memory (``VmHWM``) after the load minus resident memory (``VmRSS``) before it, once the module
+  is imported; the same for one cached CSV load.
 
-Targets: cached load under 0.2 s and under 200 MB resident memory.
+Targets for the shipped tables: under 20 ms and under 30 MB.
 """
 from __future__ import annotations
 
@@ -24,43 +24,26 @@ import tempfile
 import time
 from pathlib import Path
 
-#: peak resident memory of this process: VmHWM (ru_maxrss also counts the memory of the
-#: parent that forked the child before exec, on Linux), else ru_maxrss
-PEAK_RSS = """
-def peak_rss_mb():
-    try:
-        with open("/proc/self/status") as fh:
-            return next(int(l.split()[1]) for l in fh if l.startswith("VmHWM:")) / 1024
-    except (OSError, StopIteration):
-        import resource
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-"""
-LOAD_CHILD = PEAK_RSS + """
+CHILD = """
 import json, sys, time
-t0 = time.perf_counter()
+def status(key):
+    with open("/proc/self/status") as fh:
+        return next(int(l.split()[1]) for l in fh if l.startswith(key)) / 1024
 from mfkdbench.nb201.tables import load_tables
-t1 = time.perf_counter()
-tables = load_tables()
-t2 = time.perf_counter()
-print(json.dumps({"import_s": t1 - t0, "load_s": t2 - t1, "pandas": "pandas" in sys.modules,
-                  "columns": len(tables.arrays), "mb": sum(a.nbytes for a in tables.arrays.values()) / 2**20,
-                  "maxrss_mb": peak_rss_mb()}))
+before = status("VmRSS:")
+t0, c0 = time.perf_counter(), time.process_time()
+tables = load_tables(sys.argv[1] if len(sys.argv) > 1 else None)
+t1, c1 = time.perf_counter(), time.process_time()
+print(json.dumps({"load_s": t1 - t0, "cpu_s": c1 - c0, "delta_mb": status("VmHWM:") - before, "origin": tables.meta["origin"],
+                  "columns": len(tables.arrays), "mb": sum(a.nbytes for a in tables.arrays.values()) / 2**20}))
 """
-BASELINE_CHILD = PEAK_RSS + """
-import json
-import numpy
-print(json.dumps({"maxrss_mb": peak_rss_mb()}))
-"""
-TARGET_S, TARGET_MB = 0.2, 200.0
+TARGET_S, TARGET_MB = 0.020, 30.0
 
 
-def child(code: str, env: dict) -> dict:
-    """Run ``code`` in a fresh interpreter; its JSON line and its wall time."""
-    start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    result["wall_s"] = time.perf_counter() - start
-    return result
+def child(env: dict, *args: str) -> dict:
+    """One load in a fresh interpreter; its JSON line."""
+    out = subprocess.run([sys.executable, "-c", CHILD, *args], env=env, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def timed(fn, repeats: int) -> float:
@@ -75,35 +58,40 @@ def timed(fn, repeats: int) -> float:
 
 def main() -> None:
     default = os.environ.get("MFKDBENCH_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
-    data = Path(sys.argv[1] if len(sys.argv) > 1 else default).resolve()
+    data = str(Path(sys.argv[1] if len(sys.argv) > 1 else default).resolve())
     with tempfile.TemporaryDirectory() as cache:
-        os.environ.update(MFKDBENCH_DATA=str(data), MFKDBENCH_CACHE=cache)
+        os.environ.pop("MFKDBENCH_DATA", None)
+        os.environ["MFKDBENCH_CACHE"] = cache
         from mfkdbench.nb201 import tables as tb
 
-        start = time.perf_counter()
-        tb.load_tables()
-        build_s = time.perf_counter() - start
-        cached_s = timed(tb.load_tables, 20)
-        csv_s = timed(lambda: tb._load_csv_dir(data), 3)
+        tb.load_tables(data)  # builds the cache
+        files = list(tb._csv_dir_files(Path(data)).values())
+        shipped_s = timed(tb.load_tables, 30)
+        cached_s = timed(lambda: tb.load_tables(data), 20)
+        hash_s = timed(lambda: tb.content_checksum(files), 20)
+        csv_s = timed(lambda: tb._load_csv_dir(Path(data)), 3)
         env = dict(os.environ)
-        cold = [child(LOAD_CHILD, env) for _ in range(5)]
-        base = statistics.median(child(BASELINE_CHILD, env)["maxrss_mb"] for _ in range(3))
-
-    load = statistics.median(c["load_s"] for c in cold)
-    imp = statistics.median(c["import_s"] for c in cold)
-    rss = statistics.median(c["maxrss_mb"] for c in cold)
-    print(f"data: {data}  ({cold[0]['columns']} columns, {cold[0]['mb']:.1f} MB of arrays)")
-    print(f"first load (parse CSVs + write cache):      {build_s:8.3f} s")
-    print(f"cached load, warm process (median of 20):   {cached_s:8.4f} s")
-    print(f"parse CSVs each time (median of 3):         {csv_s:8.3f} s")
-    print(f"ratio CSV parse / cached load:              {csv_s / cached_s:8.1f} x")
-    print(f"fresh process: import mfkdbench.nb201.tables      {imp:8.3f} s   (pandas imported: {cold[0]['pandas']})")
-    print(f"fresh process: cached load                  {load:8.4f} s   target < {TARGET_S} s: "
+        fresh = [child(env) for _ in range(7)]
+        fresh_cache = [child(env, data) for _ in range(5)]
+    assert fresh[0]["origin"] == "shipped", fresh[0]
+    load = statistics.median(c["load_s"] for c in fresh)
+    cpu = statistics.median(c["cpu_s"] for c in fresh)
+    delta = statistics.median(c["delta_mb"] for c in fresh)
+    cache_load = statistics.median(c["load_s"] for c in fresh_cache)
+    cache_delta = statistics.median(c["delta_mb"] for c in fresh_cache)
+    print(f"shipped tables: {tb.shipped_dir()}  ({fresh[0]['columns']} columns, {fresh[0]['mb']:.1f} MB of arrays)")
+    print(f"shipped load, warm process (median of 30):       {shipped_s * 1e3:8.2f} ms")
+    print(f"cached CSV load, warm process (median of 20):    {cached_s * 1e3:8.2f} ms   "
+          f"ratio to shipped {cached_s / shipped_s:5.1f} x")
+    print(f"  of which hashing the CSVs' bytes (cache key):  {hash_s * 1e3:8.2f} ms")
+    print(f"parse and check the CSVs (median of 3):          {csv_s * 1e3:8.0f} ms   ratio to shipped {csv_s / shipped_s:5.0f} x")
+    print(f"fresh process, shipped load (median of 7):       {load * 1e3:8.2f} ms   target < {TARGET_S * 1e3:.0f} ms: "
           f"{'ok' if load < TARGET_S else 'MISSED'}")
-    print(f"fresh process: import + load                {imp + load:8.3f} s")
-    print(f"peak RSS, import + cached load:             {rss:8.1f} MB  target < {TARGET_MB:.0f} MB: "
-          f"{'ok' if rss < TARGET_MB else 'MISSED'}")
-    print(f"peak RSS, numpy only (baseline):            {base:8.1f} MB  -> tables add {rss - base:.1f} MB")
+    print(f"  of which CPU time (wall minus waiting on a busy machine): {cpu * 1e3:6.2f} ms")
+    print(f"fresh process, shipped load adds (peak RSS):     {delta:8.1f} MB   target < {TARGET_MB:.0f} MB: "
+          f"{'ok' if delta < TARGET_MB else 'MISSED'}")
+    print(f"fresh process, cached CSV load (median of 5):    {cache_load * 1e3:8.2f} ms, adds {cache_delta:.1f} MB   "
+          f"ratio to shipped {cache_load / load:4.1f} x time, {cache_delta / delta:4.1f} x memory")
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ import numpy as np
 
 from mfkdbench.errors import UserError
 from mfkdbench.nb201.space import N_ARCHS, Arch
-from mfkdbench.nb201.tables import DATASETS, FORMAT_VERSION, Tables, _content_checksum, _sha256, cache_dir, save_npz
+from mfkdbench.nb201.tables import DATASETS, FORMAT_VERSION, Tables, content_checksum, _sha256, cache_dir, save_npz
 
 _NATS_EXT = ".pickle.pbz2"
 #: tables dataset -> (NB201 dataset of the search metric, of the report metric)
@@ -62,7 +62,7 @@ def import_official(path: str | os.PathLike) -> Path:
         meta_archs, indices, load = read(src)
         index_codes = _index_codes(meta_archs, src)
         arrays = _convert(indices, load)
-    checksum = _content_checksum([p for p in src.iterdir() if p.is_file()]) if src.is_dir() else _sha256(src)
+    checksum = content_checksum([p for p in src.iterdir() if p.is_file()]) if src.is_dir() else _sha256(src)
     tables = Tables({"index_codes": index_codes, **arrays}, {
         "source": f"{kind} {src.name} ({len(indices)} of {N_ARCHS} archs)",
         "format": FORMAT_VERSION, "checksum": checksum,

