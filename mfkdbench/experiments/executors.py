@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from mfkdbench.errors import UserError
+from mfkdbench.limits import MAX_PROCESSES
 
 EXECUTORS = ("local", "dask")
 
@@ -41,10 +42,12 @@ def _exit_with_parent(parent_pid: int) -> None:
 
 
 def _worker_count(workers: int | None) -> int:
-    """``workers``, or the CPU count when None; :class:`UserError` below 1."""
+    """``workers``, or the CPU count when None; :class:`UserError` outside 1..MAX_PROCESSES."""
     count = int(os.cpu_count() or 1) if workers is None else int(workers)
     if count < 1:
         raise UserError(f"--workers must be at least 1, got {workers}")
+    if count > MAX_PROCESSES:
+        raise UserError(f"--workers must be at most {MAX_PROCESSES}, got {workers}")
     return count
 
 
