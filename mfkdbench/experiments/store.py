@@ -124,10 +124,18 @@ def check_writable(folder: Path, what: str) -> None:
 
 
 def _open(path: Path, read_only: bool = False) -> sqlite3.Connection:
-    """A connection to ``path``; read-only ones never create or change the file."""
+    """A connection to ``path``; read-only ones never create the file or change its contents.
+
+    Read-only is ``PRAGMA query_only`` on a connection that may not create the
+    file (``mode=rw``) rather than ``mode=ro``: a ``mode=ro`` reader of a WAL
+    database leaves ``-wal`` and ``-shm`` files behind, this one removes them on
+    closing as every last connection does.
+    """
     try:
         if read_only:
-            return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=60)
+            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=60)
+            db.execute("PRAGMA query_only = ON")
+            return db
         return sqlite3.connect(path, timeout=60, isolation_level=None)
     except sqlite3.Error as exc:
         raise UserError(f"result store {path} cannot be opened ({exc}); give another folder") from None
