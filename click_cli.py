@@ -209,7 +209,8 @@ def _optimizer_list(ctx, param, value):
               help="Local processes, or a Dask cluster (pip install 'mfkdbench[dask]').")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Dask scheduler address (default with --executor dask: a local cluster).")
-@click.option("--out", default=None, help="Output folder (default results/DATASET); rerun to resume.")
+@click.option("--out", default=None,
+              help="Output folder: new, empty or an earlier compare's (default results/DATASET); rerun to resume.")
 @click.option("--reference", default=None, help="Reference optimizer of the Wilcoxon tests (default: mfkd, else mf-ce, else the first by name).")
 @click.option("--target-regret", type=REGRET, default=None, help="Regret (pp) of 'time to target' (default 0.5).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")

@@ -93,6 +93,10 @@ def test_lowfi_build_archs(capsys, archs, message, tmp_path):
     assert not store.exists()
 
 
+def test_dash_index_without_double_dash(capsys, kept):
+    refused(capsys, ["arch", "-5"], "No such option '-5'", kept)
+
+
 def test_train_arch_before_any_data_is_loaded(capsys):
     refused(capsys, ["train", "٣", "--dataset", "cifar10"], NOT_INDEX)  # no --data-dir needed to refuse it
 
@@ -143,6 +147,14 @@ def test_compare_out_folder(capsys, tmp_path, case, message, kept):
         out.mkdir()
         (out / "results.sqlite").write_text("not a database\n")
     refused(capsys, ["compare", *SMALL, "--out", str(out)], message, tmp_path, kept)
+
+
+@pytest.mark.parametrize("where,message", [("below-file", "which is a file"), ("/sys", "/sys is not writable")])
+def test_lowfi_build_store_path_before_training(capsys, tmp_path, where, message):
+    (tmp_path / "f").write_text("a file\n")
+    store = tmp_path / "f" / "lowfi.jsonl" if where == "below-file" else Path("/sys/mfkdbench-lowfi.jsonl")
+    refused(capsys, ["lowfi", "build", "--dataset", "digits", "--archs", "1", "--epochs", "1", "--store", str(store)],
+            message, tmp_path)
 
 
 @pytest.mark.skipif(sys.platform == "win32" or __import__("os").geteuid() == 0, reason="root writes anywhere")

@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
-import tempfile
 import zlib
 from contextlib import closing
 from pathlib import Path
@@ -32,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mfkdbench.checks import check_writable
 from mfkdbench.errors import UserError
 
 STORE_FILE = "results.sqlite"
@@ -107,20 +107,8 @@ def check_result_folder(folder: str | Path) -> Path:
             check_store_schema(db, store)
     elif folder.is_dir() and any(folder.iterdir()):
         raise UserError(f"result folder {folder} holds other files but no {STORE_FILE}; give a new or empty folder")
-    existing = next(p for p in (folder, *folder.parents) if p.exists())
-    if not existing.is_dir():
-        raise UserError(f"result folder {folder} lies below {existing}, which is a file; give another folder")
-    check_writable(existing, f"the result folder {folder}")
+    check_writable(folder, f"result folder {folder}")
     return folder
-
-
-def check_writable(folder: Path, what: str) -> None:
-    """:class:`UserError` naming ``what`` unless files can be made in ``folder`` (os.access is no answer for
-    root, so a file that vanishes on closing is tried)."""
-    try:
-        tempfile.TemporaryFile(dir=folder).close()
-    except OSError as exc:
-        raise UserError(f"cannot write {what}: {folder} is not writable ({exc.strerror}); give another folder") from None
 
 
 def _open(path: Path, read_only: bool = False) -> sqlite3.Connection:

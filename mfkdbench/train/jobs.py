@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mfkdbench.checks import check_writable
 from mfkdbench.errors import UserError
 from mfkdbench.lowfi.live import LiveSource, missing_runs
 from mfkdbench.lowfi.store import LowFiStore, default_store_path
@@ -166,6 +167,7 @@ def build_lowfi(archs_text: str, options: JobOptions, config, store_path: str | 
     space = search_space(options.nb201_data)
     indices = parse_archs(archs_text, space, config.seed)
     store = LowFiStore(store_path or default_store_path())
+    check_writable(store.path, f"low-fidelity store {store.path}")  # before any training
     job = Job(options, config, store.path.parent / "teachers")
     todo = missing_runs(job, store, indices)
     failed = 0
