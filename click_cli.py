@@ -1,12 +1,36 @@
 """The ``mfkdbench`` command line: parses options and calls the library, nothing more."""
 from __future__ import annotations
 
+import math
 import sys
 import warnings
 
 import click
 
 from mfkdbench.errors import UserError
+from mfkdbench.limits import (MAX_BOOTSTRAP, MAX_EPOCHS, MAX_EVALUATIONS, MAX_PROCESSES, MAX_SEED, MAX_SEEDS,
+                              MAX_SIM_WORKERS)
+
+
+class FiniteFloat(click.FloatRange):
+    """click's ``FloatRange`` that also refuses ``nan`` and ``inf`` (``FloatRange`` lets NaN through: every
+    comparison with it is false)."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+SEED = click.IntRange(0, MAX_SEED)
+SECONDS = FiniteFloat(min=0, min_open=True)
+REGRET = FiniteFloat(min=0)
+PROCESSES = click.IntRange(1, MAX_PROCESSES)
+SIM_WORKERS = click.IntRange(1, MAX_SIM_WORKERS)
+SEEDS = click.IntRange(1, MAX_SEEDS)
+EPOCHS = click.IntRange(1, MAX_EPOCHS)
+POSITIVE = click.IntRange(min=1)
 
 DATA_OPTION = click.option(
     "--data", "data", envvar="MFKDBENCH_DATA", default=None, metavar="PATH",
@@ -71,10 +95,11 @@ def arch(arch, dataset, fidelity, data):
 @click.option("--dataset", required=True, help="cifar10, cifar100, imagenet16-120 or a named subset.")
 @click.option("--preset", default="nb201-iclr20", show_default=True,
               help="Protocol: nb201-iclr20, nats-tpami21, nats-hf200 or hf200 (budget and search fidelity).")
-@click.option("--budget", "seconds", type=float, default=None, help="Simulated seconds (default: the preset's).")
-@click.option("--evaluations", type=int, default=None, help="Also stop after this many evaluations.")
-@click.option("--workers", type=int, default=1, show_default=True, help="Asynchronous workers.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--budget", "seconds", type=SECONDS, default=None,
+              help=f"Simulated seconds (default: the preset's; refused if it buys over {MAX_EVALUATIONS:,} evaluations).")
+@click.option("--evaluations", type=POSITIVE, default=None, help="Also stop after this many evaluations.")
+@click.option("--workers", type=SIM_WORKERS, default=1, show_default=True, help="Asynchronous workers.")
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--seed-mode", type=click.Choice(["mean", "sample"]), default="mean", show_default=True,
               help="High fidelity: mean over NB201's training seeds, or one seed drawn per evaluation.")
 @click.option("--cut-last/--overshoot", "cut_last", default=False, show_default=True,
@@ -101,17 +126,19 @@ def _training_options(func):
         click.option("--dataset", required=True, help="cifar10 (NB201's cifar10-valid), cifar100, imagenet16-120, "
                      "or digits (offline, for smoke runs)."),
         click.option("--loss", default="ce", show_default=True, help="ce, kd (Hinton), nst or at."),
-        click.option("--epochs", type=int, default=12, show_default=True),
+        click.option("--epochs", type=EPOCHS, default=12, show_default=True),
         click.option("--data-dir", default=None, metavar="DIR", help="Folder with the image dataset files."),
         click.option("--download", is_flag=True, help="Let torchvision download CIFAR into --data-dir."),
-        click.option("--teacher", default=None, metavar="PATH", help="Teacher checkpoint (default: train one once, cached)."),
-        click.option("--teacher-epochs", type=int, default=200, show_default=True, help="Epochs when training the teacher."),
-        click.option("--fraction", type=float, default=1.0, show_default=True, help="Fraction of the training set."),
-        click.option("--batch-size", type=int, default=256, show_default=True),
-        click.option("--seed", type=int, default=0, show_default=True),
+        click.option("--teacher", type=click.Path(exists=True, dir_okay=False), default=None, metavar="PATH",
+                     help="Teacher checkpoint (default: train one once, cached)."),
+        click.option("--teacher-epochs", type=EPOCHS, default=200, show_default=True, help="Epochs when training the teacher."),
+        click.option("--fraction", type=FiniteFloat(0, 1, min_open=True), default=1.0, show_default=True,
+                     help="Fraction of the training set (it must keep an image per class)."),
+        click.option("--batch-size", type=POSITIVE, default=256, show_default=True),
+        click.option("--seed", type=SEED, default=0, show_default=True),
         click.option("--device", default="cpu", show_default=True, help="cpu or cuda."),
-        click.option("--channels", type=int, default=16, show_default=True, help="C, channels of the first stage."),
-        click.option("--cells", type=int, default=5, show_default=True, help="N, cells per stage."),
+        click.option("--channels", type=POSITIVE, default=16, show_default=True, help="C, channels of the first stage."),
+        click.option("--cells", type=POSITIVE, default=5, show_default=True, help="N, cells per stage."),
         DATA_OPTION,
     ]
     for option in reversed(options):
@@ -167,24 +194,26 @@ def _optimizer_list(ctx, param, value):
 
 @cli.command("compare")
 @click.option("--dataset", required=True, help="cifar10, cifar100, imagenet16-120 or a named subset.")
-@click.option("--seeds", type=int, default=20, show_default=True, help="Seeds per optimizer (0 .. N-1).")
+@click.option("--seeds", type=SEEDS, default=20, show_default=True, help="Seeds per optimizer (0 .. N-1).")
 @click.option("--optimizers", callback=_optimizer_list, default=None,
               help="Comma-separated names (default: every registered optimizer the data supports).")
 @click.option("--preset", default=None, help="Protocol (default nats-hf200): nb201-iclr20, nats-tpami21, nats-hf200, hf200.")
-@click.option("--budget", "budget_s", type=float, default=None,
-              help="Simulated seconds instead of a preset (searches the 200-epoch fidelity).")
+@click.option("--budget", "budget_s", type=SECONDS, default=None,
+              help="Simulated seconds instead of a preset (searches the 200-epoch fidelity; refused if it buys "
+                   f"over {MAX_EVALUATIONS:,} evaluations per search).")
 @click.option("--target-fidelity", default=None, help="Override the fidelity searched on (e.g. 200, ce12).")
-@click.option("--sim-workers", type=int, default=1, show_default=True,
+@click.option("--sim-workers", type=SIM_WORKERS, default=1, show_default=True,
               help="Asynchronous workers inside each simulated search.")
 @click.option("--seed-mode", type=click.Choice(["mean", "sample"]), default="mean", show_default=True)
-@click.option("--workers", type=int, default=None, help="Parallel processes running cells (default: CPU count).")
+@click.option("--workers", type=PROCESSES, default=None, help="Parallel processes running cells (default: CPU count).")
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
               help="Local processes, or a Dask cluster (pip install 'mfkdbench[dask]').")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Dask scheduler address (default with --executor dask: a local cluster).")
-@click.option("--out", default=None, help="Output folder (default results/DATASET); rerun to resume.")
+@click.option("--out", default=None,
+              help="Output folder: new, empty or an earlier compare's (default results/DATASET); rerun to resume.")
 @click.option("--reference", default=None, help="Reference optimizer of the Wilcoxon tests (default: mfkd, else mf-ce, else the first by name).")
-@click.option("--target-regret", type=float, default=None, help="Regret (pp) of 'time to target' (default 0.5).")
+@click.option("--target-regret", type=REGRET, default=None, help="Regret (pp) of 'time to target' (default 0.5).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @LOWFI_STORE_OPTION
 @DATA_OPTION
@@ -201,7 +230,7 @@ def compare(dataset, seeds, optimizers, preset, budget_s, target_fidelity, sim_w
 @cli.command("figures")
 @click.option("--results", required=True, help="A compare output folder, or a folder of them.")
 @click.option("--reference", default=None, help="Reference optimizer of the Wilcoxon tests (default: mfkd, else mf-ce, else the first by name).")
-@click.option("--target-regret", type=float, default=None, help="Regret (pp) of 'time to target' (default 0.5).")
+@click.option("--target-regret", type=REGRET, default=None, help="Regret (pp) of 'time to target' (default 0.5).")
 def figures(results, reference, target_regret):
     """Regenerate every table and figure from stored results, running nothing."""
     from mfkdbench.report.pipeline import figures_command
@@ -211,8 +240,8 @@ def figures(results, reference, target_regret):
 
 @cli.command("paper")
 @click.option("--out", default="paper", show_default=True, help="Output folder (resumable).")
-@click.option("--seeds", type=int, default=20, show_default=True)
-@click.option("--workers", type=int, default=None, help="Parallel processes (default: CPU count).")
+@click.option("--seeds", type=SEEDS, default=20, show_default=True)
+@click.option("--workers", type=PROCESSES, default=None, help="Parallel processes (default: CPU count).")
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True)
 @click.option("--scheduler", default=None, metavar="ADDRESS", help="Dask scheduler address.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -229,8 +258,9 @@ def paper(out, seeds, workers, executor, scheduler, quiet, data):
 @cli.command("correlation")
 @click.option("--dataset", required=True, help="cifar10, cifar100 or imagenet16-120.")
 @click.option("--subset", default="all", show_default=True, help="all, or kd240 (CIFAR-100 cells 0..239 with KD runs).")
-@click.option("--bootstrap", type=int, default=1000, show_default=True, help="Bootstrap resamples for the 95% intervals.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--bootstrap", type=click.IntRange(0, MAX_BOOTSTRAP), default=1000, show_default=True,
+              help="Bootstrap resamples for the 95% intervals.")
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @DATA_OPTION
 def correlation(dataset, subset, bootstrap, seed, data):
     """Spearman and Kendall correlation of each low fidelity with the 200-epoch test accuracy."""

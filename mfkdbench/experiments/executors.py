@@ -2,6 +2,9 @@
 
 Every executor maps a picklable top-level function over tasks and yields the
 results as they finish, in any order; the caller stores each one at once.
+Used as a context manager, an executor connects on entering (an unreachable
+Dask scheduler fails there, before the caller writes anything) and keeps the
+connection for every ``map_unordered`` inside.
 
 Dask rather than Ray for scale-out: it is pure Python (``pip install dask
 distributed``, no large binary wheel or separate runtime), its
@@ -19,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from mfkdbench.errors import UserError
+from mfkdbench.limits import MAX_PROCESSES
 
 EXECUTORS = ("local", "dask")
 
@@ -41,10 +45,12 @@ def _exit_with_parent(parent_pid: int) -> None:
 
 
 def _worker_count(workers: int | None) -> int:
-    """``workers``, or the CPU count when None; :class:`UserError` below 1."""
+    """``workers``, or the CPU count when None; :class:`UserError` outside 1..MAX_PROCESSES."""
     count = int(os.cpu_count() or 1) if workers is None else int(workers)
     if count < 1:
         raise UserError(f"--workers must be at least 1, got {workers}")
+    if count > MAX_PROCESSES:
+        raise UserError(f"--workers must be at most {MAX_PROCESSES}, got {workers}")
     return count
 
 
@@ -53,6 +59,12 @@ class LocalExecutor:
 
     def __init__(self, workers: int | None = None):
         self.workers = _worker_count(workers)
+
+    def __enter__(self) -> LocalExecutor:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
 
     def map_unordered(self, fn: Callable, tasks: Iterable) -> Iterator:
         tasks = list(tasks)
@@ -81,28 +93,40 @@ class DaskExecutor:
         self.address = address
         self.connect_timeout = connect_timeout
         self.workers = _worker_count(workers)
+        self._client = self._cluster = None
 
-    def map_unordered(self, fn: Callable, tasks: Iterable) -> Iterator:
-        from distributed import Client, LocalCluster, as_completed as dask_completed
+    def __enter__(self) -> DaskExecutor:
+        from distributed import Client, LocalCluster
 
-        tasks = list(tasks)
-        cluster = None
         try:
             if self.address:
-                client = Client(self.address, timeout=f"{self.connect_timeout}s")
+                self._client = Client(self.address, timeout=f"{self.connect_timeout}s")
             else:
-                cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, dashboard_address=None)
-                client = Client(cluster)
+                self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, dashboard_address=None)
+                self._client = Client(self._cluster)
         except OSError as exc:
             raise UserError(f"cannot reach the Dask scheduler {self.address!r} ({exc})") from None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for part in (self._client, self._cluster):
+            if part is not None:
+                part.close()
+        self._client = self._cluster = None
+
+    def map_unordered(self, fn: Callable, tasks: Iterable) -> Iterator:
+        from distributed import as_completed as dask_completed
+
+        connected_here = self._client is None
+        if connected_here:
+            self.__enter__()
         try:
-            futures = client.map(fn, tasks, pure=False)
+            futures = self._client.map(fn, list(tasks), pure=False)
             for fut in dask_completed(futures):
                 yield fut.result()
         finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
+            if connected_here:
+                self.__exit__()
 
 
 def make_executor(name: str, workers: int | None = None, scheduler: str | None = None):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ import numpy as np
 
 from mfkdbench.nb201.benchmark import HIGH
 from mfkdbench.errors import UserError
+from mfkdbench.limits import MAX_SEEDS, MAX_SIM_WORKERS
 from mfkdbench.version import __version__
 from mfkdbench.experiments.store import ResultStore, encode_run
 
@@ -97,7 +99,7 @@ def make_protocol(benchmark: str, data: str | None, preset: str | None = None, b
                   target_fidelity: str | None = None, sim_workers: int = 1, seed_mode: str = "mean",
                   lowfi_store: str | None = None) -> Protocol:
     """Resolve preset/budget/target for ``benchmark`` (preset ``nats-hf200`` unless a budget is given)."""
-    from mfkdbench.search.simulator import get_preset
+    from mfkdbench.search.simulator import Budget, get_preset
 
     if preset is not None and budget_s is not None:
         raise UserError("give either --preset or --budget, not both")
@@ -113,10 +115,11 @@ def make_protocol(benchmark: str, data: str | None, preset: str | None = None, b
         target = "200"
     target = target_fidelity or target
     bench.fidelity(target)
-    if not budget_s > 0:
-        raise UserError(f"--budget must be a positive number of simulated seconds, got {budget_s}")
-    if int(sim_workers) < 1:
-        raise UserError(f"--sim-workers must be at least 1, got {sim_workers}")
+    if not (budget_s > 0 and math.isfinite(budget_s)):
+        raise UserError(f"--budget must be a positive, finite number of simulated seconds, got {budget_s}")
+    if not 1 <= int(sim_workers) <= MAX_SIM_WORKERS:
+        raise UserError(f"--sim-workers must be in 1..{MAX_SIM_WORKERS}, got {sim_workers}")
+    Budget(seconds=float(budget_s)).check_size(bench, target, int(sim_workers))
     return Protocol(benchmark, float(budget_s), target, preset, int(sim_workers), seed_mode, lowfi_store=lowfi_store,
                     lowfi_checksum=checksum)
 
@@ -126,8 +129,8 @@ def plan_comparison(protocol: Protocol, data: str | None, seeds: int, optimizers
     from mfkdbench.search.optimizer import make_optimizer, optimizer_class, optimizer_names
     from mfkdbench.search.simulator import search_fidelities
 
-    if seeds < 1:
-        raise UserError(f"--seeds must be at least 1, got {seeds}")
+    if not 1 <= seeds <= MAX_SEEDS:
+        raise UserError(f"--seeds must be in 1..{MAX_SEEDS}, got {seeds}")
     bench, _ = cached_benchmark(protocol.benchmark, data, protocol.seed_mode, protocol.lowfi_store)
     fidelities = search_fidelities(bench, protocol.target_fidelity)
     explicit = optimizers is not None

@@ -25,20 +25,26 @@ import dataclasses
 import json
 import sqlite3
 import zlib
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from mfkdbench.checks import check_writable
 from mfkdbench.errors import UserError
 
 STORE_FILE = "results.sqlite"
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS manifest (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS cells (
-    key TEXT PRIMARY KEY, optimizer TEXT NOT NULL, seed INTEGER NOT NULL,
-    config TEXT NOT NULL, run BLOB NOT NULL, wall_s REAL NOT NULL);
-"""
+#: ``PRAGMA application_id`` of the stores this project creates ("mfkd"); stores from before it carry 0
+APPLICATION_ID = 0x6D666B64
+#: the tables of a result store and their columns: a database with others is not adopted
+TABLES = {"manifest": ["id", "body"], "cells": ["key", "optimizer", "seed", "config", "run", "wall_s"]}
+_SCHEMA = (
+    f"PRAGMA application_id = {APPLICATION_ID}",
+    "CREATE TABLE manifest (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL)",
+    "CREATE TABLE cells (key TEXT PRIMARY KEY, optimizer TEXT NOT NULL, seed INTEGER NOT NULL, "
+    "config TEXT NOT NULL, run BLOB NOT NULL, wall_s REAL NOT NULL)",
+)
 
 
 def _plain(value):
@@ -83,22 +89,97 @@ def _json(value) -> str:
     return json.dumps(value, default=_plain, sort_keys=True, separators=(",", ":"))
 
 
+def check_result_folder(folder: str | Path) -> Path:
+    """``folder`` if it may hold a result store, writing nothing; else one :class:`UserError` line.
+
+    It may be new (below writable folders), empty, or hold this project's store
+    (:func:`check_store_schema`); not a file, below a file, read-only, holding
+    other files without a store, or holding another SQLite database.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"result folder {folder} is a file; give a new or empty folder")
+    store = folder / STORE_FILE
+    if store.exists() or store.is_symlink():
+        if not store.is_file():
+            raise UserError(f"{store} is not a file; give a new or empty result folder")
+        with closing(_open(store, read_only=True)) as db:
+            check_store_schema(db, store)
+    elif folder.is_dir() and any(folder.iterdir()):
+        raise UserError(f"result folder {folder} holds other files but no {STORE_FILE}; give a new or empty folder")
+    check_writable(folder, f"result folder {folder}")
+    return folder
+
+
+def _open(path: Path, read_only: bool = False) -> sqlite3.Connection:
+    """A connection to ``path``; read-only ones never create the file or change its contents.
+
+    Read-only is ``PRAGMA query_only`` on a connection that may not create the
+    file (``mode=rw``) rather than ``mode=ro``: a ``mode=ro`` reader of a WAL
+    database leaves ``-wal`` and ``-shm`` files behind, this one removes them on
+    closing as every last connection does.
+    """
+    try:
+        if read_only:
+            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=60)
+            db.execute("PRAGMA query_only = ON")
+            return db
+        return sqlite3.connect(path, timeout=60, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise UserError(f"result store {path} cannot be opened ({exc}); give another folder") from None
+
+
+def check_store_schema(db: sqlite3.Connection, path: Path) -> bool:
+    """True if ``db`` holds this project's tables, False if it is empty; :class:`UserError` for any other
+    database (its tables or application id differ) or a file that is no SQLite database."""
+    try:
+        app = db.execute("PRAGMA application_id").fetchone()[0]
+        names = [n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        tables = {n: [c for (c,) in db.execute("SELECT name FROM pragma_table_info(?)", (n,))] for n in names}
+    except sqlite3.DatabaseError as exc:
+        raise UserError(f"{path} is not a readable SQLite result store ({exc}); move it away or give another "
+                        "folder") from None
+    if app not in (0, APPLICATION_ID) or tables not in ({}, TABLES):
+        found = ", ".join(names) or "no tables"
+        raise UserError(f"{path} is an SQLite database of something else (application id {app}, tables: {found}), "
+                        "not an mfkdbench result store; give another folder")
+    return bool(tables)
+
+
 class ResultStore:
     """Finished cells of one comparison, kept in ``<folder>/results.sqlite``."""
 
     def __init__(self, folder: str | Path, create: bool = True):
+        """``create=False``: open an existing store read-only (never creating a file or a table in it);
+        ``create=True``: adopt the folder only if :func:`check_result_folder` allows it."""
         self.path = Path(folder) / STORE_FILE
-        if not create and not self.path.is_file():
-            raise UserError(f"no results in {folder}: expected {self.path} (written by 'mfkdbench compare')")
-        if create:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not create:
+            if not self.path.is_file():
+                raise UserError(f"no results in {folder}: expected {self.path} (written by 'mfkdbench compare')")
+            self._db = _open(self.path, read_only=True)
+            if not check_store_schema(self._db, self.path):
+                self._db.close()
+                raise UserError(f"no finished cells in {self.path}")
+            return
+        check_result_folder(folder)
         try:
-            self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot create the result folder {folder} ({exc.strerror}); give another folder") from None
+        self._db = _open(self.path)
+        try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
+            self._db.execute("BEGIN IMMEDIATE")  # a concurrent creator sees no half-made schema
+            try:
+                if not check_store_schema(self._db, self.path):
+                    for statement in _SCHEMA:
+                        self._db.execute(statement)
+            finally:
+                self._db.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
-            raise UserError(f"result store {self.path} is unreadable ({exc})") from None
+            self._db.close()
+            raise UserError(f"result store {self.path} is unreadable or not writable ({exc})") from None
 
     def close(self) -> None:
         self._db.close()
@@ -111,8 +192,18 @@ class ResultStore:
 
     # ---- manifest ---------------------------------------------------------
     def manifest(self) -> dict | None:
+        """The stored manifest, None before the first :meth:`claim`; :class:`UserError` if it is corrupt."""
         row = self._db.execute("SELECT body FROM manifest").fetchone()
-        return json.loads(row[0]) if row else None
+        if row is None:
+            return None
+        try:
+            body = json.loads(row[0])
+        except (ValueError, TypeError):  # not JSON, or bytes that are not UTF-8
+            body = None
+        if not isinstance(body, dict):
+            raise UserError(f"result store {self.path} has a corrupt manifest (not a JSON object); "
+                            "move the folder away and run into a new one")
+        return body
 
     def claim(self, manifest: dict, ignore: tuple[str, ...] = ()) -> None:
         """Record ``manifest`` in an empty store, or check that it equals the stored one but for ``ignore``.
@@ -147,6 +238,9 @@ class ResultStore:
             (key, optimizer, int(seed), _json(config), run_blob, float(wall_s)))
         return cur.rowcount == 1
 
+    def optimizers(self) -> set[str]:
+        return {name for (name,) in self._db.execute("SELECT DISTINCT optimizer FROM cells")}
+
     def configs(self) -> dict[str, dict]:
         return {k: json.loads(c) for k, c in self._db.execute("SELECT key, config FROM cells")}
 
@@ -155,7 +249,7 @@ class ResultStore:
         rows = self._db.execute("SELECT run FROM cells ORDER BY optimizer, seed").fetchall()
         try:
             return [decode_run(blob) for (blob,) in rows]
-        except (zlib.error, ValueError, TypeError) as exc:
+        except (zlib.error, ValueError, TypeError, AttributeError) as exc:
             raise UserError(f"result store {self.path} holds a corrupt record ({exc})") from None
 
     def wall_times(self) -> pd.DataFrame:

@@ -4,7 +4,11 @@ One JSON line per run: ``{"record": {...}, "sha256": <16 hex of the record>}``.
 Each append takes an exclusive ``flock``, cuts off a torn tail left by a killed
 writer, re-reads what other writers added, writes one line and ``fsync``s it. On
 reading, a line without its trailing newline (a write cut short) is ignored, and
-a line whose checksum does not match is skipped with a warning. A run's key
+a line whose checksum does not match is skipped with a warning. A line whose
+checksum matches but whose record is malformed (:func:`record_problem`: an
+index outside 0..15624, a wrong type, a curve of the wrong length) stops the
+read with one line naming it. A finished run with a non-finite accuracy or
+time counts as failed, so it never enters a cost calibration. A run's key
 (:func:`run_key`) is stored at most once.
 
 :meth:`LowFiStore.arrays` gives the same columns as the MF-KD authors' table
@@ -17,6 +21,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import math
 import os
 import warnings
 from pathlib import Path
@@ -41,6 +46,60 @@ def default_store_path() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "mfkdbench" / "lowfi.jsonl"
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def record_problem(record) -> str | None:
+    """What is wrong with a stored run record, or None (the fields :meth:`LowFiStore.arrays` and
+    :func:`run_key` read, with their types and ranges; a finished run's curve has ``epochs`` points)."""
+    if not isinstance(record, dict):
+        return "the record is not a JSON object"
+    missing = [k for k in (*KEY_FIELDS, "status", "curve") if k not in record]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    index, epochs, fraction = record["arch_index"], record["epochs"], record["fraction"]
+    if not _is_int(index) or not 0 <= index < N_ARCHS:
+        return f"arch_index {index!r} is not an NB201 index in 0..{N_ARCHS - 1}"
+    for name in ("epochs", "channels", "cells"):
+        if not _is_int(record[name]) or record[name] < 1:
+            return f"{name} {record[name]!r} is not a positive integer"
+    if not _is_int(record["seed"]) or record["seed"] < 0:
+        return f"seed {record['seed']!r} is not a non-negative integer"
+    if not _is_number(fraction) or not 0 < fraction <= 1:
+        return f"fraction {fraction!r} is not a number in (0, 1]"
+    for name in ("dataset", "loss"):
+        if not isinstance(record[name], str):
+            return f"{name} {record[name]!r} is not a string"
+    if not (record["teacher_hash"] is None or isinstance(record["teacher_hash"], str)):
+        return f"teacher_hash {record['teacher_hash']!r} is not a string or null"
+    if record["status"] not in ("ok", "failed"):
+        return f"status {record['status']!r} is neither 'ok' nor 'failed'"
+    curve = record["curve"]
+    if not isinstance(curve, dict) or not all(isinstance(curve.get(k), list) and all(map(_is_number, curve[k]))
+                                              for k in ("val_acc", "train_time_s")):
+        return "curve lacks lists of numbers val_acc and train_time_s"
+    if record["status"] == "ok":
+        if not _is_number(record.get("test_acc")):
+            return f"test_acc {record.get('test_acc')!r} is not a number"
+        lengths = {len(curve["val_acc"]), len(curve["train_time_s"])}
+        if lengths != {epochs}:
+            return f"a finished {epochs}-epoch run has a curve of {' and '.join(map(str, sorted(lengths)))} points"
+    return None
+
+
+def finished(record: dict) -> bool:
+    """A run that ended well, with finite accuracies and finite, non-negative training times."""
+    curve = record["curve"]
+    return (record["status"] == "ok" and math.isfinite(record["test_acc"])
+            and all(map(math.isfinite, curve["val_acc"]))
+            and all(math.isfinite(t) and t >= 0 for t in curve["train_time_s"]))
+
+
 def _digest(record: dict) -> str:
     return hashlib.sha256(json.dumps(record, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
 
@@ -55,6 +114,7 @@ class LowFiStore:
         self._records: list[dict] = []
         self._keys: set[tuple] = set()
         self._offset = 0  # bytes of complete lines read so far
+        self._lines = 0  # complete lines read so far
         self._refresh()
 
     def _refresh(self) -> None:
@@ -67,6 +127,7 @@ class LowFiStore:
                 if not line.endswith(b"\n"):
                     break  # a torn tail: not a record
                 self._offset += len(line)
+                self._lines += 1
                 self._add(line)
 
     def _add(self, line: bytes) -> None:
@@ -74,12 +135,17 @@ class LowFiStore:
             entry = json.loads(line)
             record = entry["record"]
             ok = entry["sha256"] == _digest(record)
-            key = run_key(record) if ok else None
         except (ValueError, KeyError, TypeError):
             ok = False
         if not ok:
             warnings.warn(f"skipping a corrupt line in the low-fidelity store {self.path}", stacklevel=3)
-        elif key not in self._keys:
+            return
+        problem = record_problem(record)
+        if problem is not None:
+            raise UserError(f"low-fidelity store {self.path}, line {self._lines}: {problem}; "
+                            "delete or correct that line")
+        key = run_key(record)
+        if key not in self._keys:
             self._keys.add(key)
             self._records.append(record)
 
@@ -96,6 +162,9 @@ class LowFiStore:
 
     def append(self, record: dict) -> bool:
         """Store ``record`` unless its key is already there; True if it was written."""
+        problem = record_problem(record)
+        if problem is not None:
+            raise UserError(f"refusing to store a malformed run record in {self.path}: {problem}")
         key = run_key(record)
         line = (json.dumps({"record": record, "sha256": _digest(record)}, sort_keys=True) + "\n").encode()
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -111,6 +180,7 @@ class LowFiStore:
                 fh.flush()
                 os.fsync(fh.fileno())
                 self._offset += len(line)
+                self._lines += 1
                 self._keys.add(key)
                 self._records.append(record)
             finally:
@@ -138,7 +208,7 @@ class LowFiStore:
         failed = np.zeros(N_ARCHS, dtype=bool)
         for r in rows:
             i = r["arch_index"]
-            if r["status"] != "ok":
+            if not finished(r):
                 failed[i] = True
                 continue
             count[i] += 1

@@ -13,6 +13,7 @@ Two integer identities exist for a cell:
 """
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -31,7 +32,9 @@ ONEHOT_DIM = N_OPS * N_EDGES
 
 _NONE, _SKIP = 0, 1
 _PLACE = N_OPS ** np.arange(N_EDGES - 1, -1, -1)  # base-5 place value of each edge
-_TOKEN = re.compile(r"^([a-z0-9_]+)~(\d)$")
+_TOKEN = re.compile(r"^([a-z0-9_]+)~([0-9])$")  # [0-9], not \d: \d and str.isdigit() also take '²' and '٣'
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+ARCH_FORMAT = "|op~0|+|op~0|op~1|+|op~0|op~1|op~2|"
 
 
 @dataclass(frozen=True, order=True)
@@ -50,7 +53,7 @@ class Arch:
     @classmethod
     def parse(cls, text: str) -> Arch:
         """Parse the official string ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``."""
-        bad = UserError(f"malformed NB201 arch string {text!r}: expected '|op~0|+|op~0|op~1|+|op~0|op~1|op~2|'")
+        bad = UserError(f"malformed NB201 arch string {shown(text)}: expected '{ARCH_FORMAT}'")
         nodes = text.strip().split("+")
         if len(nodes) != 3:
             raise bad
@@ -221,8 +224,11 @@ class SearchSpace:
     def resolve(self, text: str) -> int:
         """NB201 index from user text: an index (``"9930"``) or an arch string."""
         text = str(text).strip()
-        if text.lstrip("-").isdigit():
-            return check_index(int(text))
+        if is_integer(text):
+            return parse_int(text, 0, N_ARCHS - 1, "NB201 index")
+        if "|" not in text:
+            raise UserError(f"{shown(text)} is neither an NB201 index (ASCII digits, 0..{N_ARCHS - 1}) "
+                            f"nor an arch string '{ARCH_FORMAT}'")
         return self.index(Arch.parse(text))
 
     def sample(self, rng: np.random.Generator, size: int | None = None):
@@ -261,7 +267,39 @@ class SearchSpace:
 
 
 def check_index(index: int) -> int:
-    """Validate an NB201 index."""
-    if not 0 <= int(index) < N_ARCHS:
+    """Validate an NB201 index (an integer, not a float or a string)."""
+    try:
+        index = operator.index(index)
+    except TypeError:
+        raise UserError(f"an NB201 index must be an integer, got {shown(index)}") from None
+    if not 0 <= index < N_ARCHS:
         raise UserError(f"NB201 index {index} out of range 0..{N_ARCHS - 1}")
-    return int(index)
+    return index
+
+
+def shown(value, limit: int = 40) -> str:
+    """``repr(value)``, cut to ``limit`` characters so that one bad input stays one short line."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(str(value))} characters)"
+
+
+def is_integer(text: str) -> bool:
+    """Whether ``text`` is a whole number in ASCII digits with an optional sign (no '²', '٣' or '１')."""
+    return _INTEGER.fullmatch(str(text).strip()) is not None
+
+
+def parse_int(text: str, low: int, high: int, what: str) -> int:
+    """A whole number in ``low..high`` from user text, else one :class:`UserError` line naming ``what``.
+
+    Digits are counted before ``int()``, which is slow on, or refuses (over 4,300
+    digits), the long strings a typo can produce.
+    """
+    text = str(text).strip()
+    if not is_integer(text):
+        raise UserError(f"{what} {shown(text)} is not a whole number (ASCII digits) in {low}..{high}")
+    if len(text.lstrip("+-").lstrip("0")) > len(str(max(abs(low), abs(high)))):
+        raise UserError(f"{what} {shown(text)} out of range {low}..{high}")
+    value = int(text)
+    if not low <= value <= high:
+        raise UserError(f"{what} {value} out of range {low}..{high}")
+    return value

@@ -1,6 +1,7 @@
 """The ``compare``, ``figures`` and ``paper`` commands: run a grid into a store, then render it."""
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from mfkdbench.experiments.executors import make_executor
 from mfkdbench.experiments.grid import make_protocol, plan_comparison, run_comparison
 from mfkdbench.search.presets import get_preset
 from mfkdbench.report.render import render, results_folders
-from mfkdbench.experiments.store import ResultStore
+from mfkdbench.experiments.store import STORE_FILE, ResultStore, check_result_folder
 
 #: the paper's comparisons: (benchmark, preset); KD data exists for 240 CIFAR-100 cells only
 PAPER_BENCHMARKS = (("cifar10", None), ("cifar100", None), ("imagenet16-120", None), ("cifar100-kd240", "hf200"))
@@ -33,22 +34,44 @@ def compare(dataset: str, seeds: int, optimizers: list[str] | None = None, prese
         _note(f"note: this data has no '{wanted}' fidelity; "
               f"searching on '{protocol.target_fidelity}' with {protocol.preset}'s budget")
     plan = plan_comparison(protocol, data, seeds, optimizers)
+    regret = _regret_options(target_regret)
+    out = check_result_folder(out or f"results/{plan.manifest['benchmark']}")
+    if reference is not None:
+        _check_reference(reference, plan, out)
     for name, reason in plan.skipped.items():
         _note(f"skipped {name}: {reason}")
-    out = Path(out or f"results/{plan.manifest['benchmark']}")
-    with ResultStore(out) as store:
+    with runner, ResultStore(out) as store:  # every input is valid: connect, then write the manifest
         run_comparison(plan, store, runner, progress)
-    kwargs = {} if target_regret is None else {"target_regret": target_regret}
-    rendered = render(out, reference, **kwargs)
+    rendered = render(out, reference, **regret)
     return rendered.text + f"\nwrote {len(rendered.files)} files to {out}"
+
+
+def _check_reference(reference: str, plan, out: Path) -> None:
+    """:class:`UserError` unless ``reference`` is planned or already stored in ``out`` (read-only)."""
+    names = {c.optimizer for c in plan.cells}
+    if (out / STORE_FILE).is_file():
+        with ResultStore(out, create=False) as store:
+            names |= store.optimizers()
+    if reference not in names:
+        raise UserError(f"--reference {reference!r} is not among the optimizers of this comparison "
+                        f"({', '.join(sorted(names))}); name one of them")
+
+
+def _regret_options(target_regret: float | None) -> dict:
+    """``render``'s target regret option; :class:`UserError` unless a finite number >= 0."""
+    if target_regret is None:
+        return {}
+    if not (math.isfinite(target_regret) and target_regret >= 0):
+        raise UserError(f"--target-regret must be a finite number of points >= 0, got {target_regret}")
+    return {"target_regret": target_regret}
 
 
 def figures_command(results: str | Path, reference: str | None = None, target_regret: float | None = None) -> str:
     """Re-render every results folder under ``results`` from its store."""
-    kwargs = {} if target_regret is None else {"target_regret": target_regret}
+    regret = _regret_options(target_regret)
     texts = []
     for folder in results_folders(results):
-        rendered = render(folder, reference, **kwargs)
+        rendered = render(folder, reference, **regret)
         texts.append(rendered.text + f"\nwrote {len(rendered.files)} files to {folder}")
     return "\n".join(texts)
 

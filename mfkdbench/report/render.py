@@ -14,6 +14,7 @@ import pandas as pd
 from mfkdbench.report import figures
 from mfkdbench.errors import UserError
 from mfkdbench.report.stats import friedman, wilcoxon_vs_reference
+from mfkdbench.checks import check_writable
 from mfkdbench.experiments.store import STORE_FILE, ResultStore
 from mfkdbench.report.summary import DEFAULT_TARGET_REGRET, display_rows, latex, markdown, outcomes, summary_table
 
@@ -61,6 +62,7 @@ def render(folder: str | Path, reference: str | None = None,
     """Write summary tables, statistics and figures of the results in ``folder``."""
     folder = Path(folder)
     with ResultStore(folder, create=False) as store:
+        check_writable(folder, f"the outputs in {folder}")
         manifest, runs = store.manifest(), store.runs()
     if not runs or manifest is None:
         raise UserError(f"no finished cells in {folder / STORE_FILE}")

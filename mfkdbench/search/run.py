@@ -22,7 +22,8 @@ def run_preset(optimizer: str, dataset: str, preset: str = "nb201-iclr20", *, se
     benchmark = load_benchmark(dataset, data, seed_mode, lowfi_store)
     if seconds is None:
         seconds = protocol.budget_for(benchmark.dataset)
-    run = simulate(benchmark, optimizer, seed, Budget(seconds, evaluations, overshoot), n_workers=n_workers,
+    budget = Budget(seconds, evaluations, overshoot).check_size(benchmark, protocol.target_fidelity, n_workers)
+    run = simulate(benchmark, optimizer, seed, budget, n_workers=n_workers,
                    target_fidelity=protocol.target_fidelity, charge_overhead=charge_overhead,
                    optimizer_options=optimizer_options)
     return benchmark, run

@@ -57,6 +57,7 @@ import pandas as pd
 
 from mfkdbench.nb201.benchmark import Benchmark, Fidelity
 from mfkdbench.errors import UserError
+from mfkdbench.limits import MAX_EVALUATIONS, MAX_SIM_WORKERS
 from mfkdbench.search.optimizer import Trial, make_optimizer
 from mfkdbench.search.presets import PRESETS, Preset, get_preset
 
@@ -81,6 +82,23 @@ class Budget:
             raise UserError(f"the time budget must be a positive number of seconds, got {self.seconds}")
         if self.evaluations is not None and self.evaluations < 1:
             raise UserError(f"the evaluation budget must be at least 1, got {self.evaluations}")
+        return self
+
+    def check_size(self, benchmark: Benchmark, target_fidelity: str, n_workers: int = 1) -> Budget:
+        """Refuse a budget that buys more than :data:`~mfkdbench.limits.MAX_EVALUATIONS` evaluations per search,
+        estimated at the median cost of ``target_fidelity`` over the searched cells (a search would not end)."""
+        self.check()
+        if self.seconds is None or (self.evaluations or math.inf) <= MAX_EVALUATIONS:
+            return self
+        benchmark.fidelity(target_fidelity)
+        table = next(t for t in benchmark.fidelity_tables() if t.fidelity.name == target_fidelity)
+        median = float(np.nanmedian(table.costs[benchmark.space.candidates]))
+        estimate = self.seconds * n_workers / median
+        if estimate > MAX_EVALUATIONS:
+            raise UserError(f"a budget of {self.seconds:g} simulated s buys about {estimate:.3g} evaluations per search "
+                            f"({n_workers} worker(s), median cost {median:.0f} s at fidelity {target_fidelity} on "
+                            f"{benchmark.name}); at most {MAX_EVALUATIONS:,} are allowed: give --budget at most "
+                            f"{MAX_EVALUATIONS * median / n_workers:.3g}")
         return self
 
 
@@ -116,8 +134,8 @@ def simulate(benchmark: Benchmark, optimizer: str, seed: int, budget: Budget, *,
              optimizer_options: dict | None = None) -> Run:
     """Run ``optimizer`` on ``benchmark`` until ``budget`` is spent; see the module docstring."""
     budget.check()
-    if int(n_workers) != n_workers or n_workers < 1:
-        raise UserError(f"the number of workers must be a positive integer, got {n_workers}")
+    if int(n_workers) != n_workers or not 1 <= n_workers <= MAX_SIM_WORKERS:
+        raise UserError(f"the number of workers must be an integer in 1..{MAX_SIM_WORKERS}, got {n_workers}")
     if int(seed) != seed or seed < 0:
         raise UserError(f"the seed must be a non-negative integer, got {seed}")
     seed, n_workers = int(seed), int(n_workers)

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
+from mfkdbench.checks import check_writable
 from mfkdbench.errors import UserError
 from mfkdbench.lowfi.live import LiveSource, missing_runs
 from mfkdbench.lowfi.store import LowFiStore, default_store_path
-from mfkdbench.nb201.space import N_ARCHS, SearchSpace
+from mfkdbench.nb201.space import N_ARCHS, SearchSpace, is_integer, parse_int, shown
 from mfkdbench.nb201.tables import load_tables
 
 
@@ -45,23 +46,31 @@ def search_space(nb201_data: str | None) -> SearchSpace:
 def parse_archs(text: str, space: SearchSpace, seed: int = 0) -> list[int]:
     """``N`` (N distinct indices drawn with ``seed``), or a comma list of indices, ``A:B`` ranges and arch strings."""
     text = str(text).strip()
-    if text.isdigit():
-        n = int(text)
-        if not 1 <= n <= N_ARCHS:
-            raise UserError(f"--archs N must be in 1..{N_ARCHS}, got {n}")
+    if is_integer(text):
+        n = parse_int(text, 1, N_ARCHS, "--archs N")
         return [int(i) for i in np.random.default_rng(seed).choice(N_ARCHS, size=n, replace=False)]
     out: list[int] = []
     for item in filter(None, (part.strip() for part in text.split(","))):
         if ":" in item and "|" not in item:
-            lo, hi = item.split(":", 1)
-            if not (lo.isdigit() and hi.isdigit()) or not int(lo) < int(hi) <= N_ARCHS:
-                raise UserError(f"bad index range {item!r}: expected A:B with 0 <= A < B <= {N_ARCHS}")
-            out.extend(range(int(lo), int(hi)))
+            out.extend(range(*_index_range(item)))
         else:
             out.append(space.resolve(item))
     if not out:
         raise UserError("--archs is empty")
     return list(dict.fromkeys(out))
+
+
+def _index_range(item: str) -> tuple[int, int]:
+    """``A:B`` -> ``(A, B)`` with ``0 <= A < B <= N_ARCHS``."""
+    bad = UserError(f"bad index range {shown(item)}: expected A:B with 0 <= A < B <= {N_ARCHS}")
+    lo, hi = item.split(":", 1)
+    try:
+        lo, hi = parse_int(lo, 0, N_ARCHS - 1, "A"), parse_int(hi, 1, N_ARCHS, "B")
+    except UserError:
+        raise bad from None
+    if not lo < hi:
+        raise bad
+    return lo, hi
 
 
 class Job:
@@ -71,9 +80,11 @@ class Job:
         from mfkdbench.train.data import load_image_data
         from mfkdbench.train.losses import LossConfig
         from mfkdbench.train.teacher import teacher_for
+        from mfkdbench.train.trainer import subset_size
 
         self.options, self.config = options, config
         self.data = load_image_data(options.dataset, options.data_dir, options.download)
+        subset_size(config.fraction, self.data)  # before a teacher trains for hours
         self.loss = LossConfig(options.loss)
         self.teacher = (teacher_for(self.data, config, options.teacher, teacher_cache, options.teacher_epochs)
                         if self.loss.needs_teacher else None)
@@ -156,6 +167,7 @@ def build_lowfi(archs_text: str, options: JobOptions, config, store_path: str | 
     space = search_space(options.nb201_data)
     indices = parse_archs(archs_text, space, config.seed)
     store = LowFiStore(store_path or default_store_path())
+    check_writable(store.path, f"low-fidelity store {store.path}")  # before any training
     job = Job(options, config, store.path.parent / "teachers")
     todo = missing_runs(job, store, indices)
     failed = 0

@@ -7,6 +7,7 @@ every low-fidelity result it produced.
 from __future__ import annotations
 
 import hashlib
+import pickle
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -62,22 +63,42 @@ def save_teacher(teacher: Teacher, path: str | Path) -> None:
     tmp.replace(path)
 
 
+#: what :func:`save_teacher` writes, and the type of each entry
+CHECKPOINT_FIELDS = {"arch": str, "channels": int, "cells": int, "num_classes": int, "dataset": str, "state_dict": dict}
+
+
 def load_teacher(path: str | Path, dataset: str | None = None) -> Teacher:
     """Load a checkpoint written by :func:`save_teacher`; its hash is recomputed and checked."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"teacher checkpoint {path} does not exist or is not a file")
     try:
-        ckpt = torch.load(Path(path), map_location="cpu", weights_only=True)
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, EOFError, RuntimeError, ValueError, pickle.UnpicklingError) as exc:
+        reason = "it does not unpickle as tensors" if isinstance(exc, pickle.UnpicklingError) else _first_line(exc)
+        raise UserError(f"teacher checkpoint {path} is not a readable torch checkpoint ({reason}); "
+                        "give one that mfkdbench wrote, or omit --teacher to train one") from None
+    wrong = ([name for name, kind in CHECKPOINT_FIELDS.items() if not isinstance(ckpt.get(name), kind)]
+             if isinstance(ckpt, dict) else list(CHECKPOINT_FIELDS))
+    if wrong:
+        raise UserError(f"teacher checkpoint {path} is not an mfkdbench teacher (missing or mistyped: "
+                        f"{', '.join(wrong)}); give one that mfkdbench wrote, or omit --teacher to train one")
+    try:
         net = NB201Net(ckpt["arch"], ckpt["channels"], ckpt["cells"], ckpt["num_classes"])
         net.load_state_dict(ckpt["state_dict"])
-    except FileNotFoundError:
-        raise UserError(f"teacher checkpoint {path} does not exist") from None
-    except (OSError, RuntimeError, KeyError, TypeError, EOFError) as exc:
-        raise UserError(f"teacher checkpoint {path} is unreadable or not an mfkdbench teacher ({str(exc).splitlines()[0]})") from None
+    except (UserError, RuntimeError, ValueError, TypeError) as exc:
+        raise UserError(f"teacher checkpoint {path} does not hold a valid teacher network ({_first_line(exc)})") from None
     digest = teacher_hash(net)
     if ckpt.get("hash") not in (None, digest):
         raise UserError(f"teacher checkpoint {path} does not match its recorded hash (corrupt?)")
     if dataset is not None and ckpt["dataset"] != dataset:
         raise UserError(f"teacher {path} was trained on {ckpt['dataset']}, not {dataset}")
-    return Teacher(net.eval(), digest, ckpt["dataset"], dict(ckpt.get("info", {})))
+    info = ckpt.get("info")
+    return Teacher(net.eval(), digest, ckpt["dataset"], dict(info) if isinstance(info, dict) else {})
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
 
 
 def teacher_for(data: ImageData, config: TrainConfig, path: str | Path | None, cache_dir: Path,

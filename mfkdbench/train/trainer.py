@@ -74,12 +74,23 @@ class RunResult:
         return asdict(self)
 
 
+def subset_size(fraction: float, data: ImageData) -> int:
+    """Training images that ``fraction`` keeps; :class:`UserError` below one per class."""
+    n = len(data.train_x)
+    kept = n if fraction >= 1 else round(fraction * n)
+    if kept < data.num_classes:
+        raise UserError(f"--fraction {fraction:g} keeps {kept} of the {n} {data.name} training images, fewer than "
+                        f"one per class ({data.num_classes}); give at least {data.num_classes / n:.2g}")
+    return kept
+
+
 class _DeviceData:
     """A dataset on the device: normalisation and batched crop/flip augmentation."""
 
     def __init__(self, data: ImageData, device: torch.device, fraction: float, seed: int):
         n = len(data.train_x)
-        keep = np.sort(np.random.default_rng(seed).permutation(n)[: max(1, round(fraction * n))]) if fraction < 1 else slice(None)
+        kept = subset_size(fraction, data)
+        keep = np.sort(np.random.default_rng(seed).permutation(n)[:kept]) if fraction < 1 else slice(None)
         put = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
         self.train_x, self.train_y = put(data.train_x[keep]), put(data.train_y[keep])
         self.val = (put(data.val_x), put(data.val_y))

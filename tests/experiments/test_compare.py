@@ -223,7 +223,7 @@ def test_kill_and_resume_stores_every_cell_exactly_once(tmp_path, cache):
     (["--dataset", "mnist"], "unknown dataset 'mnist'"),
     (["--dataset", "cifar10", "--preset", "nosuch"], "unknown preset 'nosuch'"),
     (["--dataset", "cifar10", "--optimizers", "random", "--budget", "9000"], "holds results of other data or settings"),
-    (["--dataset", "cifar10", "--optimizers", "random", "--seeds", "0"], "--seeds must be at least 1"),
+    (["--dataset", "cifar10", "--optimizers", "random", "--seeds", "0"], "is not in the range 1<=x<=10000"),
     (["--dataset", "cifar10", "--lowfi-store", "no-such-store.jsonl"], "no low-fidelity store at /"),
 ])
 def test_bad_input_one_line_and_store_untouched(args, message, tmp_path, capsys, cache):

@@ -125,3 +125,15 @@ def test_index_bounds(space):
     assert space.resolve(BEST) == 9930
     with pytest.raises(UserError):
         SearchSpace(np.arange(10))
+
+
+def test_index_text_is_ascii_digits_and_checked_before_int(space):
+    from mfkdbench.nb201.space import check_index, parse_int
+
+    assert parse_int(" +0012 ", 0, 20, "n") == 12 and space.resolve("-0") == 0
+    for bad in ("²", "٣", "１２", "1_000", "0x10", "1e3", "9" * 100_000):
+        with pytest.raises(UserError):
+            parse_int(bad, 0, 20, "n")
+    with pytest.raises(UserError, match="must be an integer, got 3.0"):
+        check_index(3.0)  # int(3.7) would have been 3
+    assert check_index(np.int64(7)) == 7
