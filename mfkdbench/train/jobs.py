@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from mfkdbench.errors import UserError
-from mfkdbench.lowfi.live import LiveSource, missing_runs
+from mfkdbench.lowfi.live import LiveSetting, LiveSource, held_lock, missing_runs
 from mfkdbench.lowfi.store import LowFiStore, default_store_path
 from mfkdbench.nb201.space import N_ARCHS, SearchSpace
 from mfkdbench.nb201.tables import load_tables
@@ -75,8 +75,10 @@ class Job:
         self.options, self.config = options, config
         self.data = load_image_data(options.dataset, options.data_dir, options.download)
         self.loss = LossConfig(options.loss)
-        self.teacher = (teacher_for(self.data, config, options.teacher, teacher_cache, options.teacher_epochs)
-                        if self.loss.needs_teacher else None)
+        self.teacher = None
+        if self.loss.needs_teacher:  # one process trains a missing teacher; the others wait and load it
+            with held_lock(teacher_cache / "teacher.lock"):
+                self.teacher = teacher_for(self.data, config, options.teacher, teacher_cache, options.teacher_epochs)
 
     @property
     def teacher_hash(self) -> str | None:
@@ -123,6 +125,12 @@ def live_source(store_path, space: SearchSpace, **training) -> LiveSource:
     """A :class:`~mfkdbench.lowfi.live.LiveSource` training with the real trainer (:func:`training_job` options);
     a trained teacher is cached next to the store."""
     return LiveSource(store_path, space, training_job(teacher_cache=Path(store_path).parent / "teachers", **training))
+
+
+def setting_job(setting: LiveSetting) -> Job:
+    """The job of a live low fidelity (:class:`~mfkdbench.lowfi.live.LiveSetting`); a trained teacher is cached
+    next to its store."""
+    return training_job(teacher_cache=Path(setting.store).parent / "teachers", **setting.training())
 
 
 def curve_text(record: dict) -> str:
