@@ -4,6 +4,7 @@ Imports torch only when a job runs (through :mod:`mfkdbench.train.trainer`).
 """
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -64,21 +65,46 @@ def parse_archs(text: str, space: SearchSpace, seed: int = 0) -> list[int]:
     return list(dict.fromkeys(out))
 
 
-class Job:
-    """Data, loss and teacher loaded once; trains architectures one at a time."""
+class EpochProgress:
+    """Per-epoch progress of one training (loss, accuracies, seconds): a tqdm bar on a terminal, else one line
+    per epoch, both on stderr."""
 
-    def __init__(self, options: JobOptions, config, teacher_cache: Path):
+    def __init__(self, label: str, epochs: int, stream=None):
+        from tqdm import tqdm
+
+        self.label, self.epochs, self.stream = label, epochs, stream or sys.stderr
+        self.bar = (tqdm(total=epochs, desc=label, unit="epoch", leave=False, file=self.stream)
+                    if self.stream.isatty() else None)
+
+    def __call__(self, epoch: int, result) -> None:
+        stats = (f"loss {result.train_loss[-1]:.4f}, train {result.train_acc[-1]:.1f} %, val {result.val_acc[-1]:.1f} %, "
+                 f"{result.train_time_s[-1] + result.eval_time_s[-1]:.1f} s")
+        if self.bar is None:
+            print(f"{self.label} epoch {epoch}/{self.epochs}: {stats}", file=self.stream, flush=True)
+        else:
+            self.bar.set_postfix_str(stats, refresh=False)
+            self.bar.update()
+            if epoch == self.epochs:
+                self.bar.close()
+
+
+class Job:
+    """Data, loss and teacher loaded once; trains architectures one at a time (``progress``: per-epoch progress)."""
+
+    def __init__(self, options: JobOptions, config, teacher_cache: Path, progress: bool = False):
         from mfkdbench.train.data import load_image_data
         from mfkdbench.train.losses import LossConfig
         from mfkdbench.train.teacher import teacher_for
 
-        self.options, self.config = options, config
+        self.options, self.config, self.progress = options, config, progress
         self.data = load_image_data(options.dataset, options.data_dir, options.download)
         self.loss = LossConfig(options.loss)
         self.teacher = None
         if self.loss.needs_teacher:  # one process trains a missing teacher; the others wait and load it
             with held_lock(teacher_cache / "teacher.lock"):
-                self.teacher = teacher_for(self.data, config, options.teacher, teacher_cache, options.teacher_epochs)
+                on_epoch = EpochProgress(f"teacher {self.data.name}", options.teacher_epochs) if progress else None
+                self.teacher = teacher_for(self.data, config, options.teacher, teacher_cache, options.teacher_epochs,
+                                           on_epoch)
 
     @property
     def teacher_hash(self) -> str | None:
@@ -96,7 +122,9 @@ class Job:
 
         from mfkdbench.train.trainer import train_arch
 
-        result = train_arch(arch, self.data, self.config, self.loss, self.teacher.net if self.teacher else None)
+        on_epoch = EpochProgress(f"arch {index}", self.config.epochs) if self.progress else None
+        result = train_arch(arch, self.data, self.config, self.loss, self.teacher.net if self.teacher else None,
+                            on_epoch)
         curve = result.to_dict()
         return {**self.key_fields(index), "arch": str(arch), "status": curve.pop("status"),
                 "reason": curve.pop("reason"), "test_acc": curve.pop("test_acc"), "curve": curve,
@@ -152,7 +180,7 @@ def train_one(arch_text: str, options: JobOptions, config) -> dict:
     """One short training of ``arch_text`` (an NB201 index or arch string); its record."""
     space = search_space(options.nb201_data)
     index = space.resolve(arch_text)
-    job = Job(options, config, default_store_path().parent / "teachers")
+    job = Job(options, config, default_store_path().parent / "teachers", progress=True)
     return job.run(index, space.arch(index))
 
 
@@ -164,7 +192,7 @@ def build_lowfi(archs_text: str, options: JobOptions, config, store_path: str | 
     space = search_space(options.nb201_data)
     indices = parse_archs(archs_text, space, config.seed)
     store = LowFiStore(store_path or default_store_path())
-    job = Job(options, config, store.path.parent / "teachers")
+    job = Job(options, config, store.path.parent / "teachers", progress)
     todo = missing_runs(job, store, indices)
     failed = 0
     with tqdm(total=len(indices), initial=len(indices) - len(todo), disable=not progress, unit="arch",

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -144,8 +145,9 @@ def resolve_device(name: str) -> torch.device:
 
 
 def fit(net: NB201Net, data: ImageData, config: TrainConfig, loss: LossConfig = LossConfig(),
-        teacher: NB201Net | None = None) -> RunResult:
-    """Train ``net`` in place with the recipe and ``loss``; evaluate after each epoch."""
+        teacher: NB201Net | None = None, on_epoch: Callable[[int, RunResult], None] | None = None) -> RunResult:
+    """Train ``net`` in place with the recipe and ``loss``; evaluate after each epoch, then call
+    ``on_epoch(epoch, result so far)`` (1-based epoch)."""
     if loss.needs_teacher and teacher is None:
         raise UserError(f"the {loss.kind} loss needs a teacher (--teacher PATH, or let it train one)")
     device = resolve_device(config.device)
@@ -197,6 +199,8 @@ def fit(net: NB201Net, data: ImageData, config: TrainConfig, loss: LossConfig = 
             start = time.perf_counter()
             result.val_acc.append(evaluate(net, dev, dev.val, config.eval_batch_size, device))
             result.eval_time_s.append(time.perf_counter() - start)
+            if on_epoch is not None:
+                on_epoch(epoch + 1, result)
         result.test_acc = evaluate(net, dev, dev.test, config.eval_batch_size, device)
     except torch.cuda.OutOfMemoryError as exc:
         result.status, result.reason = "failed", f"out of GPU memory ({str(exc).splitlines()[0]})"
@@ -211,6 +215,6 @@ def build_net(arch: Arch | str, data: ImageData, config: TrainConfig) -> NB201Ne
 
 
 def train_arch(arch: Arch | str, data: ImageData, config: TrainConfig, loss: LossConfig = LossConfig(),
-               teacher: NB201Net | None = None) -> RunResult:
+               teacher: NB201Net | None = None, on_epoch: Callable[[int, RunResult], None] | None = None) -> RunResult:
     """Build and train one architecture; returns its :class:`RunResult`."""
-    return fit(build_net(arch, data, config), data, config, loss, teacher)
+    return fit(build_net(arch, data, config), data, config, loss, teacher, on_epoch)
