@@ -32,7 +32,7 @@ import numpy as np
 
 from mfkdbench.nb201.benchmark import HIGH
 from mfkdbench.errors import UserError
-from mfkdbench.lowfi.live import LiveSetting, live_costs, live_status, max_trainings, mean_run_seconds
+from mfkdbench.lowfi.live import LiveSetting, TrainingCounter, live_costs, max_trainings, mean_run_seconds
 from mfkdbench.version import __version__
 from mfkdbench.experiments.store import ResultStore, encode_run
 
@@ -226,7 +226,7 @@ def live_trainings_note(plan: Plan, searches: int) -> int:
     that takes at the stored runs' mean time per run; return that count."""
     protocol, live = plan.protocol, plan.protocol.live
     bench, _ = cached_benchmark(protocol.benchmark, plan.data, protocol.seed_mode, None, live)
-    stored, _ = live_status(live)
+    stored = TrainingCounter(live).stored()
     most = max(0, min(max_trainings(live_costs(bench.tables, live), bench.space.candidates, protocol.budget_s,
                                     searches, protocol.sim_workers), len(bench.space) - stored))
     per_run = mean_run_seconds(live)
@@ -244,14 +244,14 @@ def _training_progress(bar, live: LiveSetting | None, most: int | None, enabled:
     if live is None or most is None or not enabled:
         yield
         return
-    start, _ = live_status(live)
+    counter = TrainingCounter(live)
+    start = counter.stored()
     stop = threading.Event()
 
     def show():
         while not stop.wait(every_s):
-            done, running = live_status(live)
-            bar.set_postfix_str(f"trainings done {done - start}, running {running}, "
-                                f"left at most {max(0, most - (done - start))}")
+            done = counter.stored() - start
+            bar.set_postfix_str(f"trainings done {done}, running {counter.running()}, left at most {max(0, most - done)}")
 
     thread = threading.Thread(target=show, daemon=True)
     thread.start()

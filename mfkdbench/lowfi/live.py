@@ -199,13 +199,24 @@ class LiveResolver:
         return record
 
 
-def live_status(setting: LiveSetting) -> tuple[int, int]:
-    """``(runs stored, trainings running now)`` of ``setting``: stored runs of any teacher, held key locks."""
-    path = Path(setting.store)
-    done = sum(map(setting.matches, LowFiStore(path).records())) if path.is_file() else 0
-    locks = path.parent / f"{path.name}.locks"
-    running = sum(map(is_locked, locks.glob("*.lock"))) if locks.is_dir() else 0
-    return done, running
+class TrainingCounter:
+    """How many runs of ``setting`` are stored (any teacher; the store read incrementally) and how many
+    trainings run now (key locks held by some process)."""
+
+    def __init__(self, setting: LiveSetting):
+        self.setting, self.path = setting, Path(setting.store)
+        self._store: LowFiStore | None = None
+
+    def stored(self) -> int:
+        if self._store is None:
+            if not self.path.is_file():
+                return 0
+            self._store = LowFiStore(self.path)
+        return sum(map(self.setting.matches, self._store.records()))
+
+    def running(self) -> int:
+        locks = self.path.parent / f"{self.path.name}.locks"
+        return sum(map(is_locked, locks.glob("*.lock"))) if locks.is_dir() else 0
 
 
 def mean_run_seconds(setting: LiveSetting) -> float | None:

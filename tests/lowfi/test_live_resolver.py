@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mfkdbench.lowfi.live import LiveResolver, LiveSetting, is_locked, live_costs, lock_path
+from mfkdbench.lowfi.live import LiveResolver, LiveSetting, TrainingCounter, is_locked, live_costs, lock_path
 from mfkdbench.lowfi.store import LowFiStore, run_key
 
 REPO = str(Path(__file__).resolve().parents[2])
@@ -138,11 +138,14 @@ def test_killed_mid_training_nothing_lost_nothing_trained_twice(tables, fake, tm
         assert time.monotonic() < deadline and proc.poll() is None
         time.sleep(0.05)
     assert is_locked(lock_path(store, run_key(fake[1](setting).key_fields(3))))  # cell 3 is being trained
+    counter = TrainingCounter(setting)
+    assert (counter.stored(), counter.running()) == (2, 1)  # what the grid's progress display shows
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     before = store.read_bytes()
     assert [json.loads(line)["record"]["arch_index"] for line in before.splitlines()] == [1, 2]
     assert not is_locked(lock_path(store, run_key(fake[1](setting).key_fields(3))))  # the OS dropped it
+    assert (counter.stored(), counter.running()) == (2, 0)
 
     rerun = subprocess.run([sys.executable, str(script), str(tmp_path), setting.store, cells, REPO],
                            env={**env, "FAKE_TRAIN_S": "0"}, capture_output=True, text=True, check=True)
@@ -150,4 +153,15 @@ def test_killed_mid_training_nothing_lost_nothing_trained_twice(tables, fake, tm
     assert trainings(setting) == [1, 2, 3, 3, 4]  # 3 again only because its first training was killed
     after = store.read_bytes()
     assert after.startswith(before)
-    assert [r["arch_index"] for r in LowFiStore(store).records()] == [1, 2, 3, 4]
+    assert [r["arch_index"] for r in LowFiStore(store).records()] == [1, 2, 3, 4] and counter.stored() == 4
+
+
+def test_max_trainings_bounds_what_searches_can_ask():
+    from mfkdbench.lowfi.live import max_trainings
+
+    costs = np.array([np.nan, 10.0, 20.0, 40.0, 5.0])
+    cells = np.array([1, 2, 3])  # cell 4 is cheaper but not searched
+    assert max_trainings(costs, cells, 5.0, searches=2) == 2  # one evaluation each starts at time 0
+    assert max_trainings(costs, cells, 15.0, searches=1) == 2  # at 0 and at 10 (overshooting the budget)
+    assert max_trainings(costs, cells, 15.0, searches=1, sim_workers=2) == 3  # capped by the cells
+    assert max_trainings(costs, cells, 100.0, searches=3) == 3
