@@ -42,6 +42,50 @@ LOWFI_STORE_OPTION = click.option(
          "the search limited to the cells they cover (benchmark DATASET-store).")
 
 
+
+def _live_options(func):
+    """``--lowfi live`` and its training options (as ``lowfi build``'s), for ``run`` and ``compare``."""
+    options = [
+        click.option("--lowfi", type=click.Choice(["live"]), default=None,
+                     help="live: the low fidelity nst12 trained on demand over the whole space (benchmark "
+                          "DATASET-live); runs shared through the store --lowfi-store (default: $MFKDBENCH_LOWFI, "
+                          "else ~/.local/share/mfkdbench/lowfi.jsonl)."),
+        click.option("--train-dataset", default=None, help="With --lowfi live: training set (default: DATASET; "
+                     "digits offline)."),
+        click.option("--cost-dataset", default=None, help="With --lowfi live: NB201 dataset whose times price the "
+                     "runs (default: DATASET)."),
+        click.option("--loss", default="nst", show_default=True, help="With --lowfi live: nst, kd, at (or ce)."),
+        click.option("--epochs", type=int, default=12, show_default=True, help="With --lowfi live: epochs per run."),
+        click.option("--fraction", type=float, default=1.0, show_default=True, help="With --lowfi live: data fraction."),
+        click.option("--channels", type=int, default=16, show_default=True, help="With --lowfi live: C."),
+        click.option("--cells", type=int, default=5, show_default=True, help="With --lowfi live: N."),
+        click.option("--batch-size", type=int, default=256, show_default=True),
+        click.option("--train-seed", type=int, default=0, show_default=True, help="With --lowfi live: training seed."),
+        click.option("--teacher", default=None, metavar="PATH", help="With --lowfi live: teacher checkpoint "
+                     "(default: train one once, cached next to the store)."),
+        click.option("--teacher-epochs", type=int, default=200, show_default=True),
+        click.option("--device", default="cpu", show_default=True, help="With --lowfi live: cpu or cuda."),
+        click.option("--data-dir", default=None, metavar="DIR", help="With --lowfi live: image dataset files."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _live(dataset, data, lowfi, lowfi_store, train_dataset, cost_dataset, train_seed, **training):
+    """``(live setting or None, lowfi store for a store benchmark or None)``."""
+    if lowfi is None:
+        ctx = click.get_current_context()
+        given = [f"--{n.replace('_', '-')}" for n in ("train_dataset", "cost_dataset", "train_seed", *training)
+                 if ctx.get_parameter_source(n) is click.core.ParameterSource.COMMANDLINE]
+        if given:
+            raise UserError(f"{', '.join(given)} only apply with --lowfi live")
+        return None, lowfi_store
+    from mfkdbench.lowfi.catalog import live_setting
+
+    return live_setting(dataset, data, lowfi_store, train_dataset, cost_dataset, seed=train_seed, **training), None
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mfkdbench")
 def cli():
@@ -107,15 +151,17 @@ def arch(arch, dataset, fidelity, data):
 @click.option("--charge-overhead", is_flag=True, help="Charge optimizer wall time to the simulated clock.")
 @click.option("--timing", is_flag=True, help="Also print wall-clock timings (output then differs between runs).")
 @LOWFI_STORE_OPTION
+@_live_options
 @DATA_OPTION
 def run(optimizer, dataset, preset, seconds, evaluations, workers, seed, seed_mode, cut_last, charge_overhead,
-        timing, lowfi_store, data):
+        timing, lowfi_store, data, **live_options):
     """Run one search on the simulated clock and print the incumbent's trajectory."""
     from mfkdbench.search.run import run_command
 
+    live, lowfi_store = _live(dataset, data, lowfi_store=lowfi_store, **live_options)
     click.echo(run_command(optimizer, dataset, preset, timing=timing, seconds=seconds, evaluations=evaluations,
                            overshoot=not cut_last, n_workers=workers, seed=seed, seed_mode=seed_mode,
-                           charge_overhead=charge_overhead, data=data, lowfi_store=lowfi_store))
+                           charge_overhead=charge_overhead, data=data, lowfi_store=lowfi_store, live=live))
 
 
 # ---- real training (train, lowfi build) -------------------------------------------
@@ -216,15 +262,17 @@ def _optimizer_list(ctx, param, value):
 @click.option("--target-regret", type=REGRET, default=None, help="Regret (pp) of 'time to target' (default 0.5).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @LOWFI_STORE_OPTION
+@_live_options
 @DATA_OPTION
 def compare(dataset, seeds, optimizers, preset, budget_s, target_fidelity, sim_workers, seed_mode, workers, executor,
-            scheduler, out, reference, target_regret, quiet, lowfi_store, data):
+            scheduler, out, reference, target_regret, quiet, lowfi_store, data, **live_options):
     """Run every (optimizer, seed) cell, store each result, and write tables, statistics and figures."""
     from mfkdbench.report.pipeline import compare as run_compare
 
+    live, lowfi_store = _live(dataset, data, lowfi_store=lowfi_store, **live_options)
     click.echo(run_compare(dataset, seeds, optimizers, preset, budget_s, target_fidelity, sim_workers, seed_mode,
                            workers, executor, scheduler, out, data, reference, target_regret, progress=not quiet,
-                           lowfi_store=lowfi_store))
+                           lowfi_store=lowfi_store, live=live))
 
 
 @cli.command("figures")

@@ -10,6 +10,11 @@ the grid was interrupted and resumed.
 The manifest (shared by all cells of a store) records the benchmark, the data
 source and checksum, the package version, the budget, target fidelity and
 simulated workers; a store whose manifest differs refuses new cells.
+
+With a live low fidelity (``Protocol.live``) every cell's searches train the
+cells they ask for at ``nst12`` into one shared store
+(:mod:`mfkdbench.lowfi.live`): a cell is trained once for the whole grid,
+whichever worker asks first, and its result is the same whoever trained it.
 """
 from __future__ import annotations
 
@@ -17,7 +22,9 @@ import dataclasses
 import hashlib
 import math
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -27,6 +34,7 @@ import numpy as np
 from mfkdbench.nb201.benchmark import HIGH
 from mfkdbench.errors import UserError
 from mfkdbench.limits import MAX_SEEDS, MAX_SIM_WORKERS
+from mfkdbench.lowfi.live import LiveSetting, TrainingCounter, live_costs, max_trainings, mean_run_seconds
 from mfkdbench.version import __version__
 from mfkdbench.experiments.store import ResultStore, encode_run
 
@@ -48,6 +56,7 @@ class Protocol:
     charge_overhead: bool = False
     lowfi_store: str | None = None  # a low-fidelity store whose NST runs define the benchmark (``<name>-store``)
     lowfi_checksum: str | None = None  # of those runs (:func:`lowfi_checksum`)
+    live: LiveSetting | None = None  # a low fidelity trained on demand over the whole space (``<name>-live``)
 
 
 @dataclass(frozen=True)
@@ -73,31 +82,36 @@ class Plan:
     manifest: dict = field(default_factory=dict)
 
 
-def cached_benchmark(name: str, data: str | None, seed_mode: str, lowfi_store: str | None = None):
+def cached_benchmark(name: str, data: str | None, seed_mode: str, lowfi_store: str | None = None,
+                     live: LiveSetting | None = None):
     """``(benchmark, lowfi_checksum or None)``, loaded once per process (workers reuse it across cells).
 
     With ``lowfi_store``: the cells that store has NST runs for, offering them as
     ``nst12`` (:func:`mfkdbench.lowfi.catalog.store_benchmark`), loaded again when the
-    store file changes.
+    store file changes. With ``live``: the whole space with the live low fidelity
+    (:func:`mfkdbench.lowfi.catalog.live_benchmark`), whose trainer is built once per process.
     """
     stamp = None
     if lowfi_store is not None and Path(lowfi_store).exists():
         info = Path(lowfi_store).stat()
         stamp = (info.st_mtime_ns, info.st_size)
-    return _load_benchmark(name, data, seed_mode, lowfi_store, stamp)
+    return _load_benchmark(name, data, seed_mode, lowfi_store, stamp, live)
 
 
 @lru_cache(maxsize=4)
-def _load_benchmark(name: str, data: str | None, seed_mode: str, lowfi_store: str | None, stamp):
+def _load_benchmark(name: str, data: str | None, seed_mode: str, lowfi_store: str | None, stamp, live):
     from mfkdbench.lowfi.catalog import load_benchmark
 
-    bench = load_benchmark(name, data, seed_mode, lowfi_store)
+    make_job = None
+    if live is not None:
+        from mfkdbench.train.jobs import setting_job as make_job
+    bench = load_benchmark(name, data, seed_mode, lowfi_store, live, make_job)
     return bench, (lowfi_checksum(bench) if lowfi_store is not None else None)
 
 
 def make_protocol(benchmark: str, data: str | None, preset: str | None = None, budget_s: float | None = None,
                   target_fidelity: str | None = None, sim_workers: int = 1, seed_mode: str = "mean",
-                  lowfi_store: str | None = None) -> Protocol:
+                  lowfi_store: str | None = None, live: LiveSetting | None = None) -> Protocol:
     """Resolve preset/budget/target for ``benchmark`` (preset ``nats-hf200`` unless a budget is given)."""
     from mfkdbench.search.simulator import Budget, get_preset
 
@@ -105,7 +119,7 @@ def make_protocol(benchmark: str, data: str | None, preset: str | None = None, b
         raise UserError("give either --preset or --budget, not both")
     if lowfi_store is not None:
         lowfi_store = str(Path(lowfi_store).expanduser().resolve())
-    bench, checksum = cached_benchmark(benchmark, data, seed_mode, lowfi_store)
+    bench, checksum = cached_benchmark(benchmark, data, seed_mode, lowfi_store, live)
     if budget_s is None:
         p = get_preset(preset or DEFAULT_PRESET)
         preset, budget_s, target = p.name, p.budget_for(bench.dataset), p.target_fidelity
@@ -121,7 +135,7 @@ def make_protocol(benchmark: str, data: str | None, preset: str | None = None, b
         raise UserError(f"--sim-workers must be in 1..{MAX_SIM_WORKERS}, got {sim_workers}")
     Budget(seconds=float(budget_s)).check_size(bench, target, int(sim_workers))
     return Protocol(benchmark, float(budget_s), target, preset, int(sim_workers), seed_mode, lowfi_store=lowfi_store,
-                    lowfi_checksum=checksum)
+                    lowfi_checksum=checksum, live=live)
 
 
 def plan_comparison(protocol: Protocol, data: str | None, seeds: int, optimizers: list[str] | None = None) -> Plan:
@@ -131,7 +145,7 @@ def plan_comparison(protocol: Protocol, data: str | None, seeds: int, optimizers
 
     if not 1 <= seeds <= MAX_SEEDS:
         raise UserError(f"--seeds must be in 1..{MAX_SEEDS}, got {seeds}")
-    bench, _ = cached_benchmark(protocol.benchmark, data, protocol.seed_mode, protocol.lowfi_store)
+    bench, _ = cached_benchmark(protocol.benchmark, data, protocol.seed_mode, protocol.lowfi_store, protocol.live)
     fidelities = search_fidelities(bench, protocol.target_fidelity)
     explicit = optimizers is not None
     names = list(dict.fromkeys(optimizers)) if explicit else optimizer_names()
@@ -180,7 +194,8 @@ def run_cell(task: tuple) -> tuple:
 
     protocol, data, cell = task
     t0 = time.perf_counter()
-    bench, checksum = cached_benchmark(protocol.benchmark, data, protocol.seed_mode, protocol.lowfi_store)
+    bench, checksum = cached_benchmark(protocol.benchmark, data, protocol.seed_mode, protocol.lowfi_store,
+                                       protocol.live)
     if checksum != protocol.lowfi_checksum:
         raise UserError(f"the low-fidelity store {protocol.lowfi_store} changed during the comparison; "
                         "rerun to start from its new contents in a new --out")
@@ -197,10 +212,54 @@ def run_comparison(plan: Plan, store: ResultStore, executor, progress: bool = Tr
     store.claim(plan.manifest, ignore=INFORMATIONAL)
     done = store.keys()
     todo = [c for c in plan.cells if c.key not in done]
+    live = plan.protocol.live
+    most = live_trainings_note(plan, len(todo)) if live is not None and todo else None
     added = 0
     with tqdm(total=len(plan.cells), initial=len(plan.cells) - len(todo), unit="cell", file=sys.stderr,
-              disable=not progress, desc=plan.manifest["benchmark"], dynamic_ncols=True) as bar:
+              disable=not progress, desc=plan.manifest["benchmark"], dynamic_ncols=True) as bar, \
+            _training_progress(bar, live, most, enabled=progress):
         for cell, blob, wall in executor.map_unordered(run_cell, [(plan.protocol, plan.data, c) for c in todo]):
             added += store.put(cell.key, cell.optimizer, cell.seed, cell_config(plan, cell), blob, wall)
             bar.update(1)
     return added
+
+
+def live_trainings_note(plan: Plan, searches: int) -> int:
+    """Print (stderr) at most how many trainings ``searches`` searches of the grid may need and the device time
+    that takes at the stored runs' mean time per run; return that count."""
+    protocol, live = plan.protocol, plan.protocol.live
+    bench, _ = cached_benchmark(protocol.benchmark, plan.data, protocol.seed_mode, None, live)
+    stored = TrainingCounter(live).stored()
+    most = max(0, min(max_trainings(live_costs(bench.tables, live), bench.space.candidates, protocol.budget_s,
+                                    searches, protocol.sim_workers), len(bench.space) - stored))
+    per_run = mean_run_seconds(live)
+    device = (f"about {most * per_run / 3600:.2f} device hours at the stored runs' {per_run:.1f} s per run"
+              if per_run is not None else "device time unknown until a first run is stored")
+    print(f"live low fidelity ({live.loss}, {live.epochs} epochs, {live.dataset} on {live.device}): "
+          f"{searches} searches may need at most {most} trainings ({stored} runs stored); {device}",
+          file=sys.stderr)
+    return most
+
+
+@contextmanager
+def _training_progress(bar, live: LiveSetting | None, most: int | None, enabled: bool, every_s: float = 2.0):
+    """While the grid runs, show the live trainings done (since the start), running and left on ``bar``."""
+    if live is None or most is None or not enabled:
+        yield
+        return
+    counter = TrainingCounter(live)
+    start = counter.stored()
+    stop = threading.Event()
+
+    def show():
+        while not stop.wait(every_s):
+            done = counter.stored() - start
+            bar.set_postfix_str(f"trainings done {done}, running {counter.running()}, left at most {max(0, most - done)}")
+
+    thread = threading.Thread(target=show, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()

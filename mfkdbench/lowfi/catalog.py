@@ -3,7 +3,9 @@
 :func:`load_benchmark` builds a dataset's benchmark from the tables with NB201's
 own fidelities (``200``, ``ce12``, ``ce12@E``), or a named subset registered
 beside its data (``cifar100-kd240``: :mod:`mfkdbench.lowfi.sources`), and with
-``lowfi_store`` the cells of a low-fidelity store with its runs as ``nst12``.
+``lowfi_store`` the cells of a low-fidelity store with its runs as ``nst12``, or
+with ``live`` the whole space with a live low fidelity as ``nst12``
+(:func:`live_benchmark`).
 """
 from __future__ import annotations
 
@@ -13,8 +15,8 @@ import numpy as np
 
 from mfkdbench.errors import UserError
 from mfkdbench.lowfi import sources
-from mfkdbench.lowfi.live import LiveSource
-from mfkdbench.nb201.benchmark import SUBSETS, Benchmark, FidelityTable, nb201_fidelities
+from mfkdbench.lowfi.live import LiveResolver, LiveSetting, LiveSource
+from mfkdbench.nb201.benchmark import SUBSETS, Benchmark, Fidelity, FidelityTable, LazyFidelity, nb201_fidelities
 from mfkdbench.nb201.space import SearchSpace
 from mfkdbench.nb201.tables import DATASETS, Tables, canonical_dataset, load_tables
 
@@ -31,12 +33,15 @@ def benchmark_names() -> list[str]:
     return list(DATASETS) + list(SUBSETS)
 
 
-def load_benchmark(name: str, data: str | None = None, seed_mode: str = "mean", lowfi_store=None) -> Benchmark:
+def load_benchmark(name: str, data: str | None = None, seed_mode: str = "mean", lowfi_store=None,
+                   live: LiveSetting | None = None, make_job=None) -> Benchmark:
     """A benchmark by name: a dataset (``cifar10``, ``ImageNet16-120`` ...) or a named subset.
 
     ``lowfi_store``: a low-fidelity store file; the benchmark is then
-    :func:`store_benchmark` of it.
+    :func:`store_benchmark` of it. ``live`` (with ``make_job``): :func:`live_benchmark`.
     """
+    if live is not None and lowfi_store is not None:
+        raise UserError("a live low fidelity keeps its runs in its own store; give it or --lowfi-store, not both")
     tables = _tables_for(data)
     if name in SUBSETS:
         bench = SUBSETS[name](tables, seed_mode)
@@ -46,7 +51,34 @@ def load_benchmark(name: str, data: str | None = None, seed_mode: str = "mean", 
         except UserError:
             raise UserError(f"unknown dataset {name!r}; choose one of {', '.join(benchmark_names())}") from None
         bench = Benchmark(dataset, dataset, SearchSpace(tables.index_codes), tables, seed_mode)
+    if live is not None:
+        return live_benchmark(bench, live, make_job)
     return bench if lowfi_store is None else store_benchmark(bench, lowfi_store)
+
+
+def live_setting(name: str, data: str | None = None, store=None, train_dataset: str | None = None,
+                 cost_dataset: str | None = None, **training) -> LiveSetting:
+    """The live low-fidelity setting for benchmark ``name``: training on ``train_dataset`` and pricing with
+    ``cost_dataset`` (both default to the benchmark's dataset), runs in ``store`` (default: the default store)."""
+    from mfkdbench.lowfi.store import default_store_path
+
+    dataset = load_benchmark(name, data).dataset
+    return LiveSetting(str(store or default_store_path()), train_dataset or dataset, cost_dataset or dataset,
+                       **training)
+
+
+def live_benchmark(bench: Benchmark, setting: LiveSetting, make_job) -> Benchmark:
+    """``bench`` (all its cells) offering ``setting``'s live runs as ``nst12``, the low fidelity ``mfkd`` uses,
+    whatever the loss and epochs (its description names them); ``make_job(setting)`` gives the trainer
+    (:func:`mfkdbench.train.jobs.setting_job`). Named ``<name>-live``."""
+    if make_job is None:
+        raise UserError("the live low fidelity needs a training job (mfkdbench.train.jobs.setting_job)")
+    fid = Fidelity(sources.KD_NAME, setting.epochs, 0,
+                   f"{setting.epochs} epochs, {setting.loss}, trained live on {setting.dataset} "
+                   f"(C={setting.channels}, N={setting.cells}, fraction {setting.fraction}; store {setting.store}; "
+                   f"cost: NB201 {setting.cost_dataset} times)")
+    resolver = LiveResolver(setting, bench.tables, make_job)
+    return bench.with_fidelities([LazyFidelity(fid, resolver)], name=f"{bench.name}-live")
 
 
 def store_benchmark(bench: Benchmark, path, loss: str = "nst", epochs: int = 12) -> Benchmark:

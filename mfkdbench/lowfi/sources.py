@@ -22,7 +22,8 @@ the authors' teacher run (:data:`AUTHORS_TEACHER_TIME_S`). Because the factor
 comes from a plain cross-entropy run, the NST runs keep their own extra cost
 (teacher forward pass, NST loss). The 12 log-only runs have no training time;
 they get their NB201 12-epoch time times the median, over the 228 timed
-runs, of (normalized NST time / NB201 12-epoch time).
+runs, of (normalized NST time / NB201 12-epoch time): :data:`AUTHORS_NST_TIME_RATIO`,
+which also prices every run of the live low fidelity (:mod:`mfkdbench.lowfi.live`).
 """
 from __future__ import annotations
 
@@ -43,6 +44,9 @@ AUTHORS_TEACHER_TIME_S = 3990.217023
 #: the authors' NST table covers CIFAR-100 indices 0..239
 KD240 = np.arange(240)
 KD_NAME = "nst12"
+#: median over the authors' 228 timed CIFAR-100 NST runs of (normalized NST time / NB201 12-epoch CE time),
+#: :func:`authors_nst_time_ratio` of the shipped table
+AUTHORS_NST_TIME_RATIO = 0.7756
 
 
 def gpu_factor(tables: Tables, dataset: str = "cifar100") -> float:
@@ -50,10 +54,21 @@ def gpu_factor(tables: Tables, dataset: str = "cifar100") -> float:
     return float(tables.get(dataset, "time_200")[TEACHER_INDEX] / AUTHORS_TEACHER_TIME_S)
 
 
+def _median_time_ratio(costs: np.ndarray, known: np.ndarray, time_12: np.ndarray) -> float:
+    timed = known[np.isfinite(costs[known])]
+    return float(np.median(costs[timed] / time_12[timed]))
+
+
+def authors_nst_time_ratio(tables: Tables, dataset: str = "cifar100") -> float:
+    """Median over the authors' timed NST runs of (their time in NB201 seconds / NB201's 12-epoch CE time)."""
+    time_12 = tables.get(dataset, "time_200") * 12 / 200
+    costs = tables.get(dataset, "nst12_time") * gpu_factor(tables, dataset)
+    return _median_time_ratio(costs, np.flatnonzero(np.isfinite(costs)), time_12)
+
+
 def _impute_times(costs: np.ndarray, known: np.ndarray, time_12: np.ndarray) -> np.ndarray:
     """Fill missing costs of ``known`` cells: their 12-epoch NB201 time x the median ratio of the timed ones."""
-    timed = known[np.isfinite(costs[known])]
-    ratio = np.median(costs[timed] / time_12[timed])
+    ratio = _median_time_ratio(costs, known, time_12)
     out = costs.copy()
     missing = known[~np.isfinite(costs[known])]
     out[missing] = time_12[missing] * ratio

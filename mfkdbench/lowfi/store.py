@@ -112,7 +112,7 @@ class LowFiStore:
         if self.path.is_dir():
             raise UserError(f"low-fidelity store {self.path} is a directory; give a file path")
         self._records: list[dict] = []
-        self._keys: set[tuple] = set()
+        self._by_key: dict[tuple, dict] = {}
         self._offset = 0  # bytes of complete lines read so far
         self._lines = 0  # complete lines read so far
         self._refresh()
@@ -145,12 +145,18 @@ class LowFiStore:
             raise UserError(f"low-fidelity store {self.path}, line {self._lines}: {problem}; "
                             "delete or correct that line")
         key = run_key(record)
-        if key not in self._keys:
-            self._keys.add(key)
+        if key not in self._by_key:
+            self._by_key[key] = record
             self._records.append(record)
 
     def __contains__(self, key: tuple) -> bool:
-        return key in self._keys
+        return key in self._by_key
+
+    def get(self, key: tuple) -> dict | None:
+        """The record of the run ``key``, reading what other writers appended if it is not known yet; else None."""
+        if key not in self._by_key:
+            self._refresh()
+        return self._by_key.get(key)
 
     def __len__(self) -> int:
         return len(self._records)
@@ -172,7 +178,7 @@ class LowFiStore:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
                 self._refresh()
-                if key in self._keys:
+                if key in self._by_key:
                     return False
                 if os.fstat(fh.fileno()).st_size > self._offset:
                     os.truncate(self.path, self._offset)  # drop a torn tail before appending
@@ -181,7 +187,7 @@ class LowFiStore:
                 os.fsync(fh.fileno())
                 self._offset += len(line)
                 self._lines += 1
-                self._keys.add(key)
+                self._by_key[key] = record
                 self._records.append(record)
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)

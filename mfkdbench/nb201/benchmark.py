@@ -18,8 +18,10 @@ search by construction.
 Fidelities (:class:`Fidelity`): ``200`` (high fidelity, NB201's 200-epoch
 schedule), ``ce12`` (NB201's separate 12-epoch schedule, plain cross-entropy)
 and, for CIFAR-10, ``ce12@E`` (accuracy after epoch E of that schedule). Other
-low fidelities (knowledge distillation tables, stores, live training) come as
-:class:`FidelityTable` objects from :mod:`mfkdbench.lowfi`; a benchmark is
+low fidelities (knowledge distillation tables, stores) come as
+:class:`FidelityTable` objects from :mod:`mfkdbench.lowfi`, and one trained on
+demand during a search as a :class:`LazyFidelity` (its score and cost resolved
+when a search first asks for a cell); a benchmark is
 assembled with all its fidelities at once (:func:`mfkdbench.lowfi.catalog.load_benchmark`).
 
 Cost model, in NB201 seconds: ``200`` costs the recorded 200-epoch training
@@ -64,6 +66,18 @@ class FidelityTable:
         return np.flatnonzero(np.isfinite(self.scores))
 
 
+@dataclass(frozen=True)
+class LazyFidelity:
+    """A fidelity resolved per cell when asked: ``resolve(index) -> (score, cost)``, the same for an index every time.
+
+    Searches see it like any other fidelity; the live low fidelity
+    (:class:`mfkdbench.lowfi.live.LiveResolver`) trains a cell the first time any search asks for it.
+    """
+
+    fidelity: Fidelity
+    resolve: Callable[[int], tuple[float, float]]
+
+
 def nb201_fidelities(tables: Tables, dataset: str) -> list[FidelityTable]:
     """NB201's own fidelities of ``dataset``: ``200``, and ``ce12`` / ``ce12@E`` where the data has them."""
     time_200 = tables.get(dataset, "time_200")
@@ -95,10 +109,12 @@ class Objective:
     """
 
     def __init__(self, scores: dict[str, np.ndarray], costs: dict[str, np.ndarray],
-                 seed_scores: np.ndarray | None, fidelities: dict[str, Fidelity]):
+                 seed_scores: np.ndarray | None, fidelities: dict[str, Fidelity],
+                 resolvers: dict[str, Callable[[int], tuple[float, float]]] | None = None):
         self._scores = scores
         self._costs = costs
         self._seed_scores = seed_scores
+        self._resolvers = resolvers or {}
         self.fidelities = fidelities
 
     def evaluate(self, index: int, fidelity: str = HIGH, rng: np.random.Generator | None = None) -> Evaluation:
@@ -107,8 +123,11 @@ class Objective:
         With ``rng`` and per-seed data, the high fidelity returns one randomly
         drawn seed's result instead of the mean over seeds.
         """
+        if fidelity in self._resolvers:
+            score, cost = self._resolvers[fidelity](int(index))
+            return Evaluation(float(score), float(cost))
         if fidelity not in self._scores:
-            raise UserError(f"unknown fidelity {fidelity!r}; available: {', '.join(self._scores)}")
+            raise UserError(f"unknown fidelity {fidelity!r}; available: {', '.join(self.fidelities)}")
         score = self._scores[fidelity][index]
         if rng is not None and fidelity == HIGH and self._seed_scores is not None:
             seeds = self._seed_scores[index]
@@ -121,21 +140,25 @@ class Benchmark:
     """One NB201 dataset (optionally restricted to a subset of cells) with its fidelities, fixed at construction."""
 
     def __init__(self, name: str, dataset: str, space: SearchSpace, tables: Tables, seed_mode: str = "mean",
-                 fidelities: list[FidelityTable] | None = None):
+                 fidelities: list[FidelityTable | LazyFidelity] | None = None):
         if seed_mode not in ("mean", "sample"):
             raise UserError(f"unknown seed mode {seed_mode!r}; choose 'mean' or 'sample'")
         self.name, self.dataset, self.space, self.tables, self.seed_mode = name, dataset, space, tables, seed_mode
         tables_ = nb201_fidelities(tables, dataset) if fidelities is None else fidelities
         self.fidelities: dict[str, Fidelity] = {t.fidelity.name: t.fidelity for t in tables_}
+        lazy = [t for t in tables_ if isinstance(t, LazyFidelity)]
+        self._resolvers = {t.fidelity.name: t.resolve for t in lazy}
+        tables_ = [t for t in tables_ if not isinstance(t, LazyFidelity)]
         self._scores = {t.fidelity.name: np.asarray(t.scores, dtype=np.float64) for t in tables_}
         self._costs = {t.fidelity.name: np.asarray(t.costs, dtype=np.float64) for t in tables_}
 
     def __repr__(self) -> str:
         return f"Benchmark({self.name!r}, dataset={self.dataset!r}, cells={len(self.space)}, fidelities={list(self.fidelities)})"
 
-    def fidelity_tables(self) -> list[FidelityTable]:
-        """Every fidelity with its score and cost columns."""
-        return [FidelityTable(f, self._scores[n], self._costs[n]) for n, f in self.fidelities.items()]
+    def fidelity_tables(self) -> list[FidelityTable | LazyFidelity]:
+        """Every fidelity with its score and cost columns, or its resolver."""
+        return [LazyFidelity(f, self._resolvers[n]) if n in self._resolvers
+                else FidelityTable(f, self._scores[n], self._costs[n]) for n, f in self.fidelities.items()]
 
     # ---- search side ------------------------------------------------------
     def objective(self) -> Objective:
@@ -144,7 +167,8 @@ class Benchmark:
         if self.seed_mode == "sample":
             seeds = _read_only(self.tables.get(self.dataset, "val_acc_200_seeds"))
         return Objective({k: _read_only(v) for k, v in self._scores.items()},
-                         {k: _read_only(v) for k, v in self._costs.items()}, seeds, dict(self.fidelities))
+                         {k: _read_only(v) for k, v in self._costs.items()}, seeds, dict(self.fidelities),
+                         dict(self._resolvers))
 
     def fidelity(self, name: str) -> Fidelity:
         if name not in self.fidelities:
@@ -153,12 +177,16 @@ class Benchmark:
         return self.fidelities[name]
 
     def score(self, index: int, fidelity: str = HIGH) -> float:
-        """Search metric (mean over seeds)."""
+        """Search metric (mean over seeds); a lazy fidelity resolves ``index`` (it may train it)."""
         self.fidelity(fidelity)
+        if fidelity in self._resolvers:
+            return float(self._resolvers[fidelity](int(index))[0])
         return float(self._scores[fidelity][index])
 
     def cost(self, index: int, fidelity: str = HIGH) -> float:
         self.fidelity(fidelity)
+        if fidelity in self._resolvers:
+            return float(self._resolvers[fidelity](int(index))[1])
         return float(self._costs[fidelity][index])
 
     # ---- report side (never given to optimizers) ---------------------------
@@ -187,7 +215,7 @@ class Benchmark:
         return Benchmark(name, self.dataset, self.space.restrict(indices), self.tables, self.seed_mode,
                          self.fidelity_tables())
 
-    def with_fidelities(self, extra: list[FidelityTable], name: str | None = None) -> Benchmark:
+    def with_fidelities(self, extra: list[FidelityTable | LazyFidelity], name: str | None = None) -> Benchmark:
         """The same benchmark offering ``extra`` fidelities too (a name in ``extra`` replaces the existing one)."""
         names = {t.fidelity.name for t in extra}
         kept = [t for t in self.fidelity_tables() if t.fidelity.name not in names]

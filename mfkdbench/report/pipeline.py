@@ -25,10 +25,14 @@ def compare(dataset: str, seeds: int, optimizers: list[str] | None = None, prese
             seed_mode: str = "mean", workers: int | None = None, executor: str = "local",
             scheduler: str | None = None, out: str | Path | None = None, data: str | None = None,
             reference: str | None = None, target_regret: float | None = None, progress: bool = True,
-            lowfi_store: str | Path | None = None) -> str:
-    """Run the missing cells of the grid into ``out`` and render its outputs; return the terminal text."""
+            lowfi_store: str | Path | None = None, live=None) -> str:
+    """Run the missing cells of the grid into ``out`` and render its outputs; return the terminal text.
+
+    ``live``: a :class:`~mfkdbench.lowfi.live.LiveSetting`, the low fidelity ``nst12`` trained on demand.
+    """
     runner = make_executor(executor, workers, scheduler)
-    protocol = make_protocol(dataset, data, preset, budget_s, target_fidelity, sim_workers, seed_mode, lowfi_store)
+    protocol = make_protocol(dataset, data, preset, budget_s, target_fidelity, sim_workers, seed_mode, lowfi_store,
+                             live)
     wanted = get_preset(protocol.preset).target_fidelity if protocol.preset else protocol.target_fidelity
     if target_fidelity is None and wanted != protocol.target_fidelity:
         _note(f"note: this data has no '{wanted}' fidelity; "

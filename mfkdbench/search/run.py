@@ -5,6 +5,7 @@ import time
 
 from mfkdbench.nb201.benchmark import Benchmark
 from mfkdbench.lowfi.catalog import load_benchmark
+from mfkdbench.lowfi.live import LiveSetting
 from mfkdbench.search.presets import get_preset
 from mfkdbench.search.simulator import Budget, Run, simulate
 
@@ -12,14 +13,20 @@ from mfkdbench.search.simulator import Budget, Run, simulate
 def run_preset(optimizer: str, dataset: str, preset: str = "nb201-iclr20", *, seconds: float | None = None,
                evaluations: int | None = None, overshoot: bool = True, n_workers: int = 1, seed: int = 0,
                seed_mode: str = "mean", charge_overhead: bool = False, data: str | None = None,
-               optimizer_options: dict | None = None, lowfi_store: str | None = None) -> tuple[Benchmark, Run]:
+               optimizer_options: dict | None = None, lowfi_store: str | None = None,
+               live: LiveSetting | None = None) -> tuple[Benchmark, Run]:
     """Load ``dataset`` and run ``optimizer`` under ``preset``; ``seconds`` overrides the preset's budget.
 
     ``lowfi_store``: a low-fidelity store file whose 12-epoch NST runs become the
     ``nst12`` fidelity, the search limited to the cells they cover (``<dataset>-store``).
+    ``live``: the whole space, with ``nst12`` trained on demand (``<dataset>-live``,
+    :func:`mfkdbench.lowfi.catalog.live_benchmark`).
     """
     protocol = get_preset(preset)
-    benchmark = load_benchmark(dataset, data, seed_mode, lowfi_store)
+    make_job = None
+    if live is not None:
+        from mfkdbench.train.jobs import setting_job as make_job
+    benchmark = load_benchmark(dataset, data, seed_mode, lowfi_store, live, make_job)
     if seconds is None:
         seconds = protocol.budget_for(benchmark.dataset)
     budget = Budget(seconds, evaluations, overshoot).check_size(benchmark, protocol.target_fidelity, n_workers)

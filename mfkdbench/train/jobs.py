@@ -4,6 +4,7 @@ Imports torch only when a job runs (through :mod:`mfkdbench.train.trainer`).
 """
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ import numpy as np
 
 from mfkdbench.checks import check_writable
 from mfkdbench.errors import UserError
-from mfkdbench.lowfi.live import LiveSource, missing_runs
+from mfkdbench.lowfi.live import LiveSetting, LiveSource, held_lock, missing_runs
 from mfkdbench.lowfi.store import LowFiStore, default_store_path
 from mfkdbench.nb201.space import N_ARCHS, SearchSpace, is_integer, parse_int, shown
 from mfkdbench.nb201.tables import load_tables
@@ -73,21 +74,48 @@ def _index_range(item: str) -> tuple[int, int]:
     return lo, hi
 
 
-class Job:
-    """Data, loss and teacher loaded once; trains architectures one at a time."""
+class EpochProgress:
+    """Per-epoch progress of one training (loss, accuracies, seconds): a tqdm bar on a terminal, else one line
+    per epoch, both on stderr."""
 
-    def __init__(self, options: JobOptions, config, teacher_cache: Path):
+    def __init__(self, label: str, epochs: int, stream=None):
+        from tqdm import tqdm
+
+        self.label, self.epochs, self.stream = label, epochs, stream or sys.stderr
+        self.bar = (tqdm(total=epochs, desc=label, unit="epoch", leave=False, file=self.stream)
+                    if self.stream.isatty() else None)
+
+    def __call__(self, epoch: int, result) -> None:
+        stats = (f"loss {result.train_loss[-1]:.4f}, train {result.train_acc[-1]:.1f} %, val {result.val_acc[-1]:.1f} %, "
+                 f"{result.train_time_s[-1] + result.eval_time_s[-1]:.1f} s")
+        if self.bar is None:
+            print(f"{self.label} epoch {epoch}/{self.epochs}: {stats}", file=self.stream, flush=True)
+        else:
+            self.bar.set_postfix_str(stats, refresh=False)
+            self.bar.update()
+            if epoch == self.epochs:
+                self.bar.close()
+
+
+class Job:
+    """Data, loss and teacher loaded once; trains architectures one at a time (``progress``: per-epoch progress)."""
+
+    def __init__(self, options: JobOptions, config, teacher_cache: Path, progress: bool = False):
         from mfkdbench.train.data import load_image_data
         from mfkdbench.train.losses import LossConfig
         from mfkdbench.train.teacher import teacher_for
         from mfkdbench.train.trainer import subset_size
 
-        self.options, self.config = options, config
+        self.options, self.config, self.progress = options, config, progress
         self.data = load_image_data(options.dataset, options.data_dir, options.download)
         subset_size(config.fraction, self.data)  # before a teacher trains for hours
         self.loss = LossConfig(options.loss)
-        self.teacher = (teacher_for(self.data, config, options.teacher, teacher_cache, options.teacher_epochs)
-                        if self.loss.needs_teacher else None)
+        self.teacher = None
+        if self.loss.needs_teacher:  # one process trains a missing teacher; the others wait and load it
+            with held_lock(teacher_cache / "teacher.lock"):
+                on_epoch = EpochProgress(f"teacher {self.data.name}", options.teacher_epochs) if progress else None
+                self.teacher = teacher_for(self.data, config, options.teacher, teacher_cache, options.teacher_epochs,
+                                           on_epoch)
 
     @property
     def teacher_hash(self) -> str | None:
@@ -105,7 +133,9 @@ class Job:
 
         from mfkdbench.train.trainer import train_arch
 
-        result = train_arch(arch, self.data, self.config, self.loss, self.teacher.net if self.teacher else None)
+        on_epoch = EpochProgress(f"arch {index}", self.config.epochs) if self.progress else None
+        result = train_arch(arch, self.data, self.config, self.loss, self.teacher.net if self.teacher else None,
+                            on_epoch)
         curve = result.to_dict()
         return {**self.key_fields(index), "arch": str(arch), "status": curve.pop("status"),
                 "reason": curve.pop("reason"), "test_acc": curve.pop("test_acc"), "curve": curve,
@@ -136,6 +166,12 @@ def live_source(store_path, space: SearchSpace, **training) -> LiveSource:
     return LiveSource(store_path, space, training_job(teacher_cache=Path(store_path).parent / "teachers", **training))
 
 
+def setting_job(setting: LiveSetting) -> Job:
+    """The job of a live low fidelity (:class:`~mfkdbench.lowfi.live.LiveSetting`); a trained teacher is cached
+    next to its store."""
+    return training_job(teacher_cache=Path(setting.store).parent / "teachers", **setting.training())
+
+
 def curve_text(record: dict) -> str:
     """A run's per-epoch curve as a small table."""
     c = record["curve"]
@@ -155,7 +191,7 @@ def train_one(arch_text: str, options: JobOptions, config) -> dict:
     """One short training of ``arch_text`` (an NB201 index or arch string); its record."""
     space = search_space(options.nb201_data)
     index = space.resolve(arch_text)
-    job = Job(options, config, default_store_path().parent / "teachers")
+    job = Job(options, config, default_store_path().parent / "teachers", progress=True)
     return job.run(index, space.arch(index))
 
 
@@ -168,7 +204,7 @@ def build_lowfi(archs_text: str, options: JobOptions, config, store_path: str | 
     indices = parse_archs(archs_text, space, config.seed)
     store = LowFiStore(store_path or default_store_path())
     check_writable(store.path, f"low-fidelity store {store.path}")  # before any training
-    job = Job(options, config, store.path.parent / "teachers")
+    job = Job(options, config, store.path.parent / "teachers", progress)
     todo = missing_runs(job, store, indices)
     failed = 0
     with tqdm(total=len(indices), initial=len(indices) - len(todo), disable=not progress, unit="arch",

@@ -41,10 +41,10 @@ def teacher_hash(net: NB201Net) -> str:
     return h.hexdigest()[:16]
 
 
-def train_teacher(data: ImageData, config: TrainConfig) -> Teacher:
+def train_teacher(data: ImageData, config: TrainConfig, on_epoch=None) -> Teacher:
     """Train the ResNet-cell teacher with cross-entropy (``config.epochs``; NB201 uses 200)."""
     net = build_net(TEACHER_ARCH, data, config)
-    result: RunResult = fit(net, data, config)
+    result: RunResult = fit(net, data, config, on_epoch=on_epoch)
     if result.status != "ok":
         raise UserError(f"teacher training failed: {result.reason}")
     info = {"epochs": config.epochs, "seed": config.seed, "val_acc": result.val_acc[-1], "test_acc": result.test_acc}
@@ -102,13 +102,13 @@ def _first_line(exc: Exception) -> str:
 
 
 def teacher_for(data: ImageData, config: TrainConfig, path: str | Path | None, cache_dir: Path,
-                epochs: int = TEACHER_EPOCHS) -> Teacher:
+                epochs: int = TEACHER_EPOCHS, on_epoch=None) -> Teacher:
     """The teacher at ``path``, else one trained once (``epochs``, same net size and seed) and kept in ``cache_dir``."""
     if path is not None:
         return load_teacher(path, data.name)
     cached = cache_dir / f"teacher-{data.name}-C{config.channels}-N{config.cells}-e{epochs}-s{config.seed}.pt"
     if cached.is_file():
         return load_teacher(cached, data.name)
-    teacher = train_teacher(data, replace(config, epochs=epochs, fraction=1.0))
+    teacher = train_teacher(data, replace(config, epochs=epochs, fraction=1.0), on_epoch)
     save_teacher(teacher, cached)
     return teacher

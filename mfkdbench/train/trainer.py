@@ -1,8 +1,13 @@
 """Short-training recipe (NB201's 12-epoch schedule) with optional distillation (torch).
 
-Recipe (NB201 ``LESS.config``): SGD with Nesterov momentum 0.9, learning rate
-0.1 decayed to 0 by a cosine stepped every iteration, weight decay 5e-4 on all
-parameters, batch 256, random crop (zero padding) and horizontal flip.
+Recipe (NB201 ``LESS.config``): SGD with Nesterov momentum 0.9, weight decay
+5e-4 on all parameters, batch 256, random crop (zero padding) and horizontal
+flip; the learning rate follows a cosine stepped once per epoch, as AutoDL's
+``CosineAnnealingLR`` does after its (here zero) warm-up: epoch ``e`` (0-based)
+of ``E`` runs at ``0.1 * (1 + cos(pi * e / E)) / 2`` throughout, so the first
+epoch runs at 0.1 and the last at ``0.1 * (1 + cos(pi * (E - 1) / E)) / 2``
+(about 0.0017 for E = 12), never 0. The 200-epoch teacher recipe is the same
+with E = 200.
 
 The whole dataset sits on the device as uint8 and is augmented there in batch,
 so no DataLoader workers are needed. On CUDA the forward pass runs in bfloat16
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -121,6 +127,11 @@ class _DeviceData:
         return x
 
 
+def epoch_lr(config: TrainConfig, epoch: int) -> float:
+    """NB201's learning rate for the whole of 0-based ``epoch``: cosine from ``config.lr``, stepped per epoch."""
+    return 0.5 * config.lr * (1 + math.cos(math.pi * epoch / config.epochs))
+
+
 def _autocast(device: torch.device):
     return torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
 
@@ -145,8 +156,9 @@ def resolve_device(name: str) -> torch.device:
 
 
 def fit(net: NB201Net, data: ImageData, config: TrainConfig, loss: LossConfig = LossConfig(),
-        teacher: NB201Net | None = None) -> RunResult:
-    """Train ``net`` in place with the recipe and ``loss``; evaluate after each epoch."""
+        teacher: NB201Net | None = None, on_epoch: Callable[[int, RunResult], None] | None = None) -> RunResult:
+    """Train ``net`` in place with the recipe and ``loss``; evaluate after each epoch, then call
+    ``on_epoch(epoch, result so far)`` (1-based epoch)."""
     if loss.needs_teacher and teacher is None:
         raise UserError(f"the {loss.kind} loss needs a teacher (--teacher PATH, or let it train one)")
     device = resolve_device(config.device)
@@ -170,9 +182,9 @@ def fit(net: NB201Net, data: ImageData, config: TrainConfig, loss: LossConfig = 
             loss_sum = torch.zeros((), device=device)
             correct = torch.zeros((), dtype=torch.int64, device=device)
             order = torch.randperm(n, generator=gen, device=device)
+            for group in opt.param_groups:
+                group["lr"] = epoch_lr(config, epoch)
             for step in range(steps):
-                for group in opt.param_groups:
-                    group["lr"] = 0.5 * config.lr * (1 + math.cos(math.pi * (epoch + step / steps) / config.epochs))
                 idx = order[step * config.batch_size:(step + 1) * config.batch_size]
                 x, y = dev.normalise(dev.augment(dev.train_x[idx], gen)), dev.train_y[idx]
                 with _autocast(device):
@@ -198,6 +210,8 @@ def fit(net: NB201Net, data: ImageData, config: TrainConfig, loss: LossConfig = 
             start = time.perf_counter()
             result.val_acc.append(evaluate(net, dev, dev.val, config.eval_batch_size, device))
             result.eval_time_s.append(time.perf_counter() - start)
+            if on_epoch is not None:
+                on_epoch(epoch + 1, result)
         result.test_acc = evaluate(net, dev, dev.test, config.eval_batch_size, device)
     except torch.cuda.OutOfMemoryError as exc:
         result.status, result.reason = "failed", f"out of GPU memory ({str(exc).splitlines()[0]})"
@@ -212,6 +226,6 @@ def build_net(arch: Arch | str, data: ImageData, config: TrainConfig) -> NB201Ne
 
 
 def train_arch(arch: Arch | str, data: ImageData, config: TrainConfig, loss: LossConfig = LossConfig(),
-               teacher: NB201Net | None = None) -> RunResult:
+               teacher: NB201Net | None = None, on_epoch: Callable[[int, RunResult], None] | None = None) -> RunResult:
     """Build and train one architecture; returns its :class:`RunResult`."""
-    return fit(build_net(arch, data, config), data, config, loss, teacher)
+    return fit(build_net(arch, data, config), data, config, loss, teacher, on_epoch)

@@ -61,8 +61,10 @@ def test_lowfi_build_killed_and_resumed_loses_and_duplicates_nothing(tmp_path):
 
 def test_train_prints_curve(capsys):
     main(["train", "9930", *TINY])
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert "epoch  train_loss" in out and "test accuracy" in out
+    progress = [line for line in err.splitlines() if line.startswith("arch 9930 epoch")]
+    assert len(progress) == 1 and progress[0].startswith("arch 9930 epoch 1/1: loss ") and " val " in progress[0]
     assert len(out.splitlines()) == 4 and out.startswith(str(Arch.parse(ARCH_9930)))
 
 
