@@ -82,3 +82,9 @@ def test_corrupt_data_file_gives_one_line(data_dir, tmp_path):
     out = cli("data", "info", "--data", str(root), env={"MFKDBENCH_CACHE": str(tmp_path / "c")})
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and "corrupt or truncated" in out.stderr
+
+
+def test_data_shipped_is_selectable_over_the_environment(tmp_path):
+    out = cli("data", "info", "--data", "shipped", env={"MFKDBENCH_CACHE": str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("source:    shipped tables (") and "1. --data / MFKDBENCH_DATA:   shipped" in out.stdout

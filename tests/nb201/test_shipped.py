@@ -3,7 +3,6 @@ import gzip
 import json
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -104,6 +103,7 @@ def test_columns_encode_compactly_and_map_back(tmp_path):
 
 
 def test_the_wheel_lists_every_package_and_ships_the_tables():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
     found = {".".join(p.parent.relative_to(REPO).parts) for root in ("mfkdbench", "baselines")
              for p in (REPO / root).rglob("__init__.py")}
