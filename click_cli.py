@@ -230,12 +230,21 @@ def paper(out, seeds, workers, executor, scheduler, quiet, data):
 @click.option("--subset", default="all", show_default=True, help="all, or kd240 (CIFAR-100 cells 0..239 with KD runs).")
 @click.option("--bootstrap", type=int, default=1000, show_default=True, help="Bootstrap resamples for the 95% intervals.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress on stderr.")
 @DATA_OPTION
-def correlation(dataset, subset, bootstrap, seed, data):
+def correlation(dataset, subset, bootstrap, seed, quiet, data):
     """Spearman and Kendall correlation of each low fidelity with the 200-epoch test accuracy."""
     from mfkdbench.lowfi.correlation import correlation_text
 
-    click.echo(correlation_text(dataset, subset, bootstrap, seed, data))
+    click.echo(correlation_text(dataset, subset, bootstrap, seed, data, show_progress=not quiet))
+
+
+@cli.command("cite")
+def cite():
+    """BibTeX of the MF-KD paper, NAS-Bench-201 and NATS-Bench (also in CITATION.cff)."""
+    from mfkdbench.citation import cite_text
+
+    click.echo(cite_text())
 
 
 def main(argv: list[str] | None = None) -> None:

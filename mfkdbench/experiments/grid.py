@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import sys
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -189,15 +188,14 @@ def run_cell(task: tuple) -> tuple:
 
 def run_comparison(plan: Plan, store: ResultStore, executor, progress: bool = True) -> int:
     """Run the cells missing from ``store``; return how many were added."""
-    from tqdm import tqdm
+    from mfkdbench.progress import progress as report_progress
 
     store.claim(plan.manifest, ignore=INFORMATIONAL)
     done = store.keys()
     todo = [c for c in plan.cells if c.key not in done]
     added = 0
-    with tqdm(total=len(plan.cells), initial=len(plan.cells) - len(todo), unit="cell", file=sys.stderr,
-              disable=not progress, desc=plan.manifest["benchmark"], dynamic_ncols=True) as bar:
-        for cell, blob, wall in executor.map_unordered(run_cell, [(plan.protocol, plan.data, c) for c in todo]):
-            added += store.put(cell.key, cell.optimizer, cell.seed, cell_config(plan, cell), blob, wall)
-            bar.update(1)
+    finished = executor.map_unordered(run_cell, [(plan.protocol, plan.data, c) for c in todo])
+    for cell, blob, wall in report_progress(finished, len(todo), f"{plan.manifest['benchmark']}: cells to run",
+                                            "cell", progress):
+        added += store.put(cell.key, cell.optimizer, cell.seed, cell_config(plan, cell), blob, wall)
     return added
