@@ -24,6 +24,7 @@ LAYERS = {
     "mfkdbench.mfkd": 5, "baselines": 5,
     "mfkdbench.experiments": 6,
     "mfkdbench.report": 7,
+    "mfkdbench.results": 8,
 }
 
 

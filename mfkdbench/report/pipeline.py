@@ -8,7 +8,7 @@ from mfkdbench.errors import UserError
 from mfkdbench.experiments.executors import make_executor
 from mfkdbench.experiments.grid import make_protocol, plan_comparison, run_comparison
 from mfkdbench.search.presets import get_preset
-from mfkdbench.report.render import render, results_folders
+from mfkdbench.report.render import render, render_panels, results_folders
 from mfkdbench.experiments.store import ResultStore
 
 #: the paper's comparisons: (benchmark, preset); KD data exists for 240 CIFAR-100 cells only
@@ -24,7 +24,7 @@ def compare(dataset: str, seeds: int, optimizers: list[str] | None = None, prese
             seed_mode: str = "mean", workers: int | None = None, executor: str = "local",
             scheduler: str | None = None, out: str | Path | None = None, data: str | None = None,
             reference: str | None = None, target_regret: float | None = None, progress: bool = True,
-            lowfi_store: str | Path | None = None) -> str:
+            lowfi_store: str | Path | None = None, band: str = "iqr") -> str:
     """Run the missing cells of the grid into ``out`` and render its outputs; return the terminal text."""
     runner = make_executor(executor, workers, scheduler)
     protocol = make_protocol(dataset, data, preset, budget_s, target_fidelity, sim_workers, seed_mode, lowfi_store)
@@ -39,25 +39,29 @@ def compare(dataset: str, seeds: int, optimizers: list[str] | None = None, prese
     with ResultStore(out) as store:
         run_comparison(plan, store, runner, progress)
     kwargs = {} if target_regret is None else {"target_regret": target_regret}
-    rendered = render(out, reference, **kwargs)
+    rendered = render(out, reference, band=band, **kwargs)
     return rendered.text + f"\nwrote {len(rendered.files)} files to {out}"
 
 
-def figures_command(results: str | Path, reference: str | None = None, target_regret: float | None = None) -> str:
-    """Re-render every results folder under ``results`` from its store."""
+def figures_command(results: str | Path, reference: str | None = None, target_regret: float | None = None,
+                    band: str = "iqr") -> str:
+    """Re-render every results folder under ``results`` from its store; with several, also the figure with a
+    panel per folder (``results/regret_all``)."""
     kwargs = {} if target_regret is None else {"target_regret": target_regret}
-    texts = []
-    for folder in results_folders(results):
-        rendered = render(folder, reference, **kwargs)
+    texts, folders = [], results_folders(results)
+    for folder in folders:
+        rendered = render(folder, reference, band=band, **kwargs)
         texts.append(rendered.text + f"\nwrote {len(rendered.files)} files to {folder}")
+    if len(folders) > 1:
+        texts.append(f"wrote {render_panels(folders, Path(results) / 'regret_all', band)[0]}")
     return "\n".join(texts)
 
 
 def paper(out: str | Path, seeds: int, workers: int | None = None, executor: str = "local",
-          scheduler: str | None = None, data: str | None = None, progress: bool = True) -> str:
+          scheduler: str | None = None, data: str | None = None, progress: bool = True, band: str = "iqr") -> str:
     """The paper's set: every dataset, the KD subset and the correlation study, with ``index.html``."""
     from mfkdbench.lowfi.catalog import benchmark_names
-    from mfkdbench.report.paper import correlation_figure, write_index
+    from mfkdbench.report.paper import correlation_outputs, write_index
 
     out = Path(out)
     available = set(benchmark_names())
@@ -67,10 +71,11 @@ def paper(out: str | Path, seeds: int, workers: int | None = None, executor: str
             _note(f"skipped {bench}: not a registered benchmark in this installation")
             continue
         compare(bench, seeds, preset=preset, workers=workers, executor=executor, scheduler=scheduler,
-                out=out / bench, data=data, progress=progress)
+                out=out / bench, data=data, progress=progress, band=band)
         done.append(bench)
     if not done:
         raise UserError("no benchmark of the paper's set could run")
-    extra = correlation_figure(out / "correlation", data)
-    index = write_index(out, done, extra)
+    panels = render_panels([out / bench for bench in done], out / "regret_all", band)
+    correlation = correlation_outputs(out / "correlation", data, progress)
+    index = write_index(out, done, panels, correlation, band)
     return f"wrote the paper's figures and tables for {', '.join(done)} to {out}; open {index}"
