@@ -189,7 +189,7 @@ def plot_anytime(frame: pd.DataFrame, stem: Path, title: str, metric: str, famil
 def plot_anytime_panels(panels: list[dict], stem: Path, title: str, band: str = "iqr") -> list[Path]:
     """One column per comparison (``panels``: dicts with ``title``, ``time`` and ``evaluations`` frames,
     ``families`` and ``metric``): regret against time (top row) and against evaluations (bottom row)."""
-    fig, axes = plt.subplots(2, len(panels), figsize=(4.6 * len(panels), 7.4), squeeze=False)
+    fig, axes = plt.subplots(2, len(panels), figsize=(4.8 * len(panels), 8.4), squeeze=False)
     legend = {}
     for col, panel in enumerate(panels):
         for row, by in enumerate(("time", "evaluations")):
@@ -202,9 +202,12 @@ def plot_anytime_panels(panels: list[dict], stem: Path, title: str, band: str = 
                 legend.setdefault(name, ax.get_legend_handles_labels()[0][list(labels).index(name)])
             notes = [label for label in labels.values() if "(" in label]
             if notes:  # under the axis, where it hides no curve
-                ax.text(0.0, -0.2, "\n".join(notes), transform=ax.transAxes, fontsize=7, va="top", color="0.25")
+                ax.annotate("\n".join(notes), xy=(0, 0), xycoords="axes fraction", xytext=(0, -38),
+                            textcoords="offset points", fontsize=7, va="top", color="0.25")
     fig.suptitle(f"{title} ({BANDS[band]}; \u25bc: regret 0 reached)")
-    fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=min(6, len(legend)), frameon=False,
+    families_of = {k: v for panel in panels for k, v in panel["families"].items()}
+    order = style.legend_order(legend, families_of)
+    fig.legend([legend[name] for name in order], order, loc="lower center", ncol=min(6, len(legend)), frameon=False,
                fontsize=9, bbox_to_anchor=(0.5, -0.01))
     fig.tight_layout(rect=(0, 0.06 + 0.025 * (len(legend) // 6), 1, 0.97))
     return save(fig, stem)

@@ -57,7 +57,7 @@ def correlation_outputs(folder: Path, data: str | None, progress: bool = True) -
 _CSS = ("body{font-family:system-ui,sans-serif;max-width:1150px;margin:auto;padding:0 16px;color:#222;line-height:1.45}"
         "table{border-collapse:collapse;margin:8px 0 16px;font-size:13px}"
         "th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f0f0f0}"
-        "td:first-child,th:first-child{text-align:left}table.protocol td{text-align:left}"
+        "td:first-child,th:first-child{text-align:left}table.protocol td,table.protocol th{text-align:left}"
         "figure{margin:16px 0}figure img{max-width:100%}figcaption{font-size:13px;color:#444}"
         "nav{background:#f7f7f7;padding:6px 14px;border:1px solid #ddd}pre{background:#f4f4f4;padding:8px;"
         "overflow-x:auto;font-size:12px}h2{border-bottom:2px solid #ddd;margin-top:36px}")
@@ -106,7 +106,7 @@ def protocol_html(results) -> str:
     per["search fidelities used"] = [", ".join(sorted(used[name], key=lambda f: (f == m["target_fidelity"], f)))
                                      for name in per.index]
     return (f"<table class='protocol'>{table}</table>"
-            + per.reset_index().sort_values(["family", "optimizer"]).to_html(index=False, border=0))
+            + per.reset_index().sort_values(["family", "optimizer"]).to_html(index=False, border=0, classes="protocol"))
 
 
 def _figure(src: str, number: int, caption: str) -> str:
