@@ -140,8 +140,9 @@ def _regret_axis(ax, lows: np.ndarray, highs: np.ndarray) -> float | None:
     return None
 
 
-def draw_anytime(ax, frame: pd.DataFrame, by: str, band: str, families_of: dict[str, str]) -> dict[str, str]:
-    """Centre line and band of every optimizer on ``ax``; returns the legend label of each."""
+def draw_anytime(ax, frame: pd.DataFrame, by: str, band: str, families_of: dict[str, str]) -> tuple[dict, bool]:
+    """Centre line and band of every optimizer on ``ax``; returns the legend label of each, and whether a centre
+    line reached regret 0 on a log axis (marked by a triangle)."""
     grid = np.sort(frame[by].unique())
     stats = {}
     for name in style.legend_order(frame["optimizer"].unique(), families_of):
@@ -150,7 +151,7 @@ def draw_anytime(ax, frame: pd.DataFrame, by: str, band: str, families_of: dict[
     floor = _regret_axis(ax, np.array([s[1] for s in stats.values()]).ravel(),
                          np.array([s[2] for s in stats.values()]).ravel())
     notes = coincidences({n: s[0] for n, s in stats.items()}, grid, by)
-    labels = {}
+    labels, reached = {}, False
     for name, (centre, low, high) in stats.items():
         look = style.line_style(name, families_of.get(name, ""))
         shown = centre.copy()
@@ -159,17 +160,18 @@ def draw_anytime(ax, frame: pd.DataFrame, by: str, band: str, families_of: dict[
             shown[shown <= 0] = np.nan
             low = np.maximum(low, floor)
             if len(zero):
+                reached = True
                 ax.plot(grid[zero[0]], floor, marker="v", ms=8, color=look["color"], clip_on=False, zorder=6)
         labels[name] = name + (f" ({notes[name]})" if name in notes else "")
         ax.plot(grid, shown, label=labels[name], markevery=0.12, **look)
         ax.fill_between(grid, low, high, color=look["color"], alpha=0.12, lw=0)
     ax.set_xscale("log")
     ax.set_xlabel("simulated time (s)" if by == "time" else "evaluations")
-    return labels
+    return labels, reached
 
 
-def _zero_note(ax) -> None:
-    if ax.get_yscale() == "log":
+def _zero_note(ax, reached: bool) -> None:
+    if reached:
         ax.annotate("\u25bc regret 0 (optimum found)", xy=(1, 0), xycoords="axes fraction", xytext=(-4, 4),
                     textcoords="offset points", ha="right", va="bottom", fontsize=8, color="0.3")
 
@@ -178,8 +180,7 @@ def plot_anytime(frame: pd.DataFrame, stem: Path, title: str, metric: str, famil
                  by: str = "time", band: str = "iqr") -> list[Path]:
     """Anytime regret of every optimizer against simulated time or evaluations (log axis); band per ``band``."""
     fig, ax = plt.subplots(figsize=(8, 4.8))
-    draw_anytime(ax, frame, by, band, families_of)
-    _zero_note(ax)
+    _zero_note(ax, draw_anytime(ax, frame, by, band, families_of)[1])
     ax.set_ylabel(f"regret of {metric} (pp)")
     ax.set_title(title)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, fontsize=9)
@@ -194,7 +195,7 @@ def plot_anytime_panels(panels: list[dict], stem: Path, title: str, band: str = 
     for col, panel in enumerate(panels):
         for row, by in enumerate(("time", "evaluations")):
             ax = axes[row][col]
-            labels = draw_anytime(ax, panel[by], by, band, panel["families"])
+            labels, _ = draw_anytime(ax, panel[by], by, band, panel["families"])
             ax.set_title(panel["title"] if row == 0 else "", fontsize=11)
             if col == 0:
                 ax.set_ylabel(f"regret of {panel['metric']} (pp)")
@@ -331,12 +332,13 @@ def plot_fidelity_split(split: pd.DataFrame, evaluations: pd.Series, stem: Path,
 def plot_correlation(panels: list[dict], stem: Path, title: str) -> list[Path]:
     """Scatter of low-fidelity score vs 200-epoch accuracy, one panel per low fidelity.
 
-    ``panels``: dicts with ``x``, ``y`` (arrays), ``xlabel``, ``ylabel`` and ``label`` (the panel title,
-    e.g. with the rank correlations).
+    ``panels``: dicts with ``x``, ``y`` (arrays), ``xlabel``, ``ylabel``, ``label`` (the panel title,
+    e.g. with the rank correlations) and ``fidelity`` (its colour, :func:`mfkdbench.report.style.fidelity_color`).
     """
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.0), sharey=True, squeeze=False)
     for ax, p in zip(axes[0], panels):
-        sns.scatterplot(x=p["x"], y=p["y"], ax=ax, s=14, alpha=0.7, edgecolor=None)
+        sns.scatterplot(x=p["x"], y=p["y"], ax=ax, s=14, alpha=0.7, edgecolor=None,
+                        color=style.fidelity_color(p["fidelity"]))
         ax.set_xlabel(p["xlabel"])
         ax.set_ylabel(p["ylabel"])
         ax.set_title(p["label"], fontsize=10)

@@ -28,7 +28,8 @@ def correlation_panels(tables, table: pd.DataFrame) -> list[dict]:
         x = scores[label][cells]
         keep = np.isfinite(x) & np.isfinite(target[cells])
         row = table.loc[label]
-        panels.append({"x": x[keep], "y": target[cells][keep], "xlabel": "12-epoch validation accuracy (%)",
+        panels.append({"x": x[keep], "y": target[cells][keep], "fidelity": label.split()[0],
+                       "xlabel": "12-epoch validation accuracy (%)",
                        "ylabel": "200-epoch test accuracy (%)",
                        "label": f"{label}\nSpearman {row['spearman']:.3f}, Kendall {row['kendall']:.3f} "
                                 f"(n = {int(row['cells'])})"})

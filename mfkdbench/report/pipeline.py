@@ -66,15 +66,20 @@ def paper(out: str | Path, seeds: int, workers: int | None = None, executor: str
     out = Path(out)
     available = set(benchmark_names())
     done = []
-    for bench, preset in PAPER_BENCHMARKS:
+    for step, (bench, preset) in enumerate(PAPER_BENCHMARKS, 1):
         if bench not in available:
             _note(f"skipped {bench}: not a registered benchmark in this installation")
             continue
+        if progress:
+            _note(f"paper: step {step}/{len(PAPER_BENCHMARKS) + 1}, {bench} (cells, then tables and figures)")
         compare(bench, seeds, preset=preset, workers=workers, executor=executor, scheduler=scheduler,
                 out=out / bench, data=data, progress=progress, band=band)
         done.append(bench)
     if not done:
         raise UserError("no benchmark of the paper's set could run")
+    if progress:
+        _note(f"paper: step {len(PAPER_BENCHMARKS) + 1}/{len(PAPER_BENCHMARKS) + 1}, "
+              "the figure of every benchmark, the correlation study and index.html")
     panels = render_panels([out / bench for bench in done], out / "regret_all", band)
     correlation = correlation_outputs(out / "correlation", data, progress)
     index = write_index(out, done, panels, correlation, band)
