@@ -86,7 +86,9 @@ def centre_and_band(values: np.ndarray, band: str = "iqr", resamples: int = 1000
             out[:, shown] = np.nanquantile(v, [0.5, 0.25, 0.75], axis=0)
         else:
             draws = np.random.default_rng(seed).integers(len(v), size=(resamples, len(v)))
-            means = np.nanmean(v[draws], axis=1)  # (resamples, points)
+            counts = np.stack([np.bincount(d, minlength=len(v)) for d in draws]).astype(float)  # seed draws
+            have = np.isfinite(v)
+            means = (counts @ np.where(have, v, 0.0)) / (counts @ have)  # (resamples, points), NaN-aware
             out[0, shown] = np.nanmean(v, axis=0)
             out[1:, shown] = np.nanpercentile(means, [2.5, 97.5], axis=0)
     return out
