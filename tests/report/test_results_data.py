@@ -114,3 +114,20 @@ def test_index_page_has_contents_protocol_html_tables_and_captioned_figures_in_o
     positions = [page.index(f"figures/{stem}.png") for stem in FIGURES if (folder / "figures" / f"{stem}.png").is_file()]
     assert len(positions) == 5 and positions == sorted(positions)
     assert "<strong>Figure 1.</strong> c10: Anytime regret" in page and "10.1109/ACCESS.2023.3234810" in page
+
+
+def test_panel_figure_and_fidelity_split_cover_every_optimizer(folder, tmp_path):
+    import matplotlib.image as mpimg
+
+    from mfkdbench.report import figures
+    from mfkdbench.report.render import render_panels
+
+    _, runs = stored(folder)
+    split, evaluations = figures.fidelity_split(runs)
+    assert set(split.index) == {"hyperband", "random", "rea"}
+    assert split.loc["random", "200"] == 1.0 and 0 < split.loc["hyperband", "200"] < 1
+    assert split.sum(axis=1).to_numpy() == pytest.approx([1.0, 1.0, 1.0])
+    assert evaluations["rea"] == pytest.approx(np.mean([len(r.evaluations) for r in runs if r.optimizer == "rea"]))
+    png = render_panels([folder, folder], tmp_path / "regret_all")[0]
+    image = mpimg.imread(png)
+    assert image.shape[1] > image.shape[0] > 600 and image.std() > 0.05  # two columns of two rows, a real picture
