@@ -99,13 +99,23 @@ def data():
     """Inspect or import NB201 data."""
 
 
-@data.command("info")
-@DATA_OPTION
-def data_info(data):
-    """Which source is in use, what it holds and the optimum per dataset."""
-    from mfkdbench.nb201.describe import data_info_text
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 
-    click.echo(data_info_text(data))
+
+def _json(record: dict) -> str:
+    import json
+
+    return json.dumps(record, indent=1)
+
+
+@data.command("info")
+@JSON_OPTION
+@DATA_OPTION
+def data_info(as_json, data):
+    """Which source is in use, what it holds and the optimum per dataset."""
+    from mfkdbench.nb201.describe import data_info_record, data_info_text
+
+    click.echo(_json(data_info_record(data)) if as_json else data_info_text(data))
 
 
 @data.command("import")
@@ -124,12 +134,13 @@ def data_import(path):
 @click.argument("arch")
 @click.option("--dataset", default=None, help="Only this dataset.")
 @click.option("--fidelity", default=None, help="Only the score and cost at this fidelity (e.g. 200, ce12, ce12@3).")
+@JSON_OPTION
 @DATA_OPTION
-def arch(arch, dataset, fidelity, data):
+def arch(arch, dataset, fidelity, as_json, data):
     """Every metric at every fidelity on every dataset for ARCH (an NB201 index or arch string)."""
-    from mfkdbench.nb201.describe import arch_text
+    from mfkdbench.nb201.describe import arch_record, arch_text
 
-    click.echo(arch_text(arch, data, dataset, fidelity))
+    click.echo(_json(arch_record(arch, data, dataset, fidelity)) if as_json else arch_text(arch, data, dataset, fidelity))
 
 
 # ---- run (one search on the simulated clock) -----------------------------------
@@ -150,16 +161,18 @@ def arch(arch, dataset, fidelity, data):
               help="Drop the evaluation that would end after the budget (default: NB201 rule, keep it).")
 @click.option("--charge-overhead", is_flag=True, help="Charge optimizer wall time to the simulated clock.")
 @click.option("--timing", is_flag=True, help="Also print wall-clock timings (output then differs between runs).")
+@JSON_OPTION
 @LOWFI_STORE_OPTION
 @_live_options
 @DATA_OPTION
 def run(optimizer, dataset, preset, seconds, evaluations, workers, seed, seed_mode, cut_last, charge_overhead,
-        timing, lowfi_store, data, **live_options):
-    """Run one search on the simulated clock and print the incumbent's trajectory."""
+        timing, as_json, lowfi_store, data, **live_options):
+    """Run one search on the simulated clock and print the incumbent's trajectory (or all of it as JSON)."""
     from mfkdbench.search.run import run_command
 
     live, lowfi_store = _live(dataset, data, lowfi_store=lowfi_store, **live_options)
-    click.echo(run_command(optimizer, dataset, preset, timing=timing, seconds=seconds, evaluations=evaluations,
+    click.echo(run_command(optimizer, dataset, preset, timing=timing, as_json=as_json, seconds=seconds,
+                           evaluations=evaluations,
                            overshoot=not cut_last, n_workers=workers, seed=seed, seed_mode=seed_mode,
                            charge_overhead=charge_overhead, data=data, lowfi_store=lowfi_store, live=live))
 
@@ -234,6 +247,11 @@ def lowfi_build(archs, store, **kwargs):
 
 # ---- compare, figures, paper (grids of searches, stored results, outputs) ----------
 
+BAND_OPTION = click.option(
+    "--band", type=click.Choice(["iqr", "ci"]), default="iqr", show_default=True,
+    help="Anytime figures: median with interquartile range, or mean with 95% bootstrap interval.")
+
+
 def _optimizer_list(ctx, param, value):
     return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
 
@@ -261,29 +279,43 @@ def _optimizer_list(ctx, param, value):
 @click.option("--reference", default=None, help="Reference optimizer of the Wilcoxon tests (default: mfkd, else mf-ce, else the first by name).")
 @click.option("--target-regret", type=REGRET, default=None, help="Regret (pp) of 'time to target' (default 0.5).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@BAND_OPTION
 @LOWFI_STORE_OPTION
 @_live_options
 @DATA_OPTION
 def compare(dataset, seeds, optimizers, preset, budget_s, target_fidelity, sim_workers, seed_mode, workers, executor,
-            scheduler, out, reference, target_regret, quiet, lowfi_store, data, **live_options):
+            scheduler, out, reference, target_regret, quiet, band, lowfi_store, data, **live_options):
     """Run every (optimizer, seed) cell, store each result, and write tables, statistics and figures."""
     from mfkdbench.report.pipeline import compare as run_compare
 
     live, lowfi_store = _live(dataset, data, lowfi_store=lowfi_store, **live_options)
     click.echo(run_compare(dataset, seeds, optimizers, preset, budget_s, target_fidelity, sim_workers, seed_mode,
                            workers, executor, scheduler, out, data, reference, target_regret, progress=not quiet,
-                           lowfi_store=lowfi_store, live=live))
+                           lowfi_store=lowfi_store, live=live, band=band))
 
 
 @cli.command("figures")
 @click.option("--results", required=True, help="A compare output folder, or a folder of them.")
 @click.option("--reference", default=None, help="Reference optimizer of the Wilcoxon tests (default: mfkd, else mf-ce, else the first by name).")
 @click.option("--target-regret", type=REGRET, default=None, help="Regret (pp) of 'time to target' (default 0.5).")
-def figures(results, reference, target_regret):
+@BAND_OPTION
+def figures(results, reference, target_regret, band):
     """Regenerate every table and figure from stored results, running nothing."""
     from mfkdbench.report.pipeline import figures_command
 
-    click.echo(figures_command(results, reference, target_regret))
+    click.echo(figures_command(results, reference, target_regret, band))
+
+
+@cli.command("export")
+@click.option("--results", required=True, help="A compare output folder.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True,
+              help="File format (parquet needs pyarrow: pip install 'mfkdbench[export]').")
+@click.option("--out", default=None, help="Output folder (default RESULTS/export).")
+def export(results, fmt, out):
+    """Write runs, trajectories and evaluations of stored results as tables, with the manifest as JSON."""
+    from mfkdbench.report.results import export as export_results
+
+    click.echo("\n".join(f"wrote {p}" for p in export_results(results, fmt, out)))
 
 
 @cli.command("paper")
@@ -293,12 +325,13 @@ def figures(results, reference, target_regret):
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True)
 @click.option("--scheduler", default=None, metavar="ADDRESS", help="Dask scheduler address.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@BAND_OPTION
 @DATA_OPTION
-def paper(out, seeds, workers, executor, scheduler, quiet, data):
+def paper(out, seeds, workers, executor, scheduler, quiet, band, data):
     """The paper's figures and tables: all datasets, the correlation study and the KD subset, with an index page."""
     from mfkdbench.report.pipeline import paper as run_paper
 
-    click.echo(run_paper(out, seeds, workers, executor, scheduler, data, progress=not quiet))
+    click.echo(run_paper(out, seeds, workers, executor, scheduler, data, progress=not quiet, band=band))
 
 
 # ---- correlation (MF-KD low fidelities) ------------------------------------------
@@ -309,12 +342,21 @@ def paper(out, seeds, workers, executor, scheduler, quiet, data):
 @click.option("--bootstrap", type=click.IntRange(0, MAX_BOOTSTRAP), default=1000, show_default=True,
               help="Bootstrap resamples for the 95% intervals.")
 @click.option("--seed", type=SEED, default=0, show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress on stderr.")
 @DATA_OPTION
-def correlation(dataset, subset, bootstrap, seed, data):
+def correlation(dataset, subset, bootstrap, seed, quiet, data):
     """Spearman and Kendall correlation of each low fidelity with the 200-epoch test accuracy."""
     from mfkdbench.lowfi.correlation import correlation_text
 
-    click.echo(correlation_text(dataset, subset, bootstrap, seed, data))
+    click.echo(correlation_text(dataset, subset, bootstrap, seed, data, show_progress=not quiet))
+
+
+@cli.command("cite")
+def cite():
+    """BibTeX of the MF-KD paper, NAS-Bench-201 and NATS-Bench (also in CITATION.cff)."""
+    from mfkdbench.citation import cite_text
+
+    click.echo(cite_text())
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:

@@ -8,6 +8,7 @@ drawn here.
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -17,6 +18,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+
+from mfkdbench.errors import UserError  # noqa: E402
+from mfkdbench.report import style  # noqa: E402
 
 sns.set_theme(style="whitegrid", context="paper", font_scale=1.2)
 
@@ -31,11 +35,6 @@ def save(fig, stem: Path) -> list[Path]:
     return paths
 
 
-def _palette(names) -> dict:
-    names = sorted(set(names))
-    return dict(zip(names, sns.color_palette("tab10" if len(names) <= 10 else "tab20", len(names))))
-
-
 def time_grid(runs: list, budget_s: float, points: int = 200) -> np.ndarray:
     """Log-spaced simulated times from the first result of any run to the budget."""
     firsts = [r.incumbents["time"].iloc[0] for r in runs if len(r.incumbents)]
@@ -43,38 +42,177 @@ def time_grid(runs: list, budget_s: float, points: int = 200) -> np.ndarray:
     return np.geomspace(start, max(budget_s, start * 10), points)
 
 
-def regret_at(run, optimum: float, grid: np.ndarray) -> np.ndarray:
-    """Regret of the run's incumbent at each grid time (NaN before its first result)."""
-    times = run.incumbents["time"].to_numpy()
-    pos = np.searchsorted(times, grid, side="right") - 1
+def evaluation_grid(runs: list, points: int = 200) -> np.ndarray:
+    """Log-spaced whole numbers of evaluations, from 1 to the most any run made."""
+    most = max([len(r.evaluations) for r in runs] + [2])
+    return np.unique(np.geomspace(1, most, points).round().astype(int))
+
+
+def regret_at(run, optimum: float, grid: np.ndarray, by: str = "time") -> np.ndarray:
+    """Regret of the run's incumbent at each grid time or number of evaluations (NaN before its first result and
+    beyond the evaluations it made)."""
+    column = "time" if by == "time" else "n_evals"
+    pos = np.searchsorted(run.incumbents[column].to_numpy(), grid, side="right") - 1
     regret = optimum - run.incumbents["report"].to_numpy()
-    return np.where(pos >= 0, regret[np.maximum(pos, 0)], np.nan)
+    made = np.inf if by == "time" else len(run.evaluations)
+    return np.where((pos >= 0) & (grid <= made), regret[np.maximum(pos, 0)], np.nan)
 
 
-def regret_frame(runs: list, optimum: float, grid: np.ndarray) -> pd.DataFrame:
-    """Long frame: optimizer, seed, time, regret."""
-    parts = [pd.DataFrame({"optimizer": r.optimizer, "seed": r.seed, "time": grid, "regret": regret_at(r, optimum, grid)})
+def regret_frame(runs: list, optimum: float, grid: np.ndarray, by: str = "time") -> pd.DataFrame:
+    """Long frame: optimizer, seed, ``by`` (time or evaluations), regret."""
+    parts = [pd.DataFrame({"optimizer": r.optimizer, "seed": r.seed, by: grid, "regret": regret_at(r, optimum, grid, by)})
              for r in runs]
     return pd.concat(parts, ignore_index=True)
 
 
-def plot_anytime(frame: pd.DataFrame, stem: Path, title: str, metric: str) -> list[Path]:
-    """Median regret over seeds with the interquartile band, log time axis."""
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    colors = _palette(frame["optimizer"])
-    for name, g in frame.groupby("optimizer", sort=True):
-        q = g.groupby("time")["regret"].quantile([0.25, 0.5, 0.75]).unstack()
-        count = g.groupby("time")["regret"].count()
-        q = q[count >= count.max() / 2]  # show a time once half of the runs have a result
-        ax.plot(q.index, q[0.5], label=name, color=colors[name], lw=1.8)
-        ax.fill_between(q.index, q[0.25], q[0.75], color=colors[name], alpha=0.18, lw=0)
+#: band of the anytime figures: median and interquartile range, or mean and 95 % bootstrap interval
+BANDS = {"iqr": "median, interquartile range", "ci": "mean, 95% bootstrap interval"}
+
+
+def centre_and_band(values: np.ndarray, band: str = "iqr", resamples: int = 1000, seed: int = 0) -> np.ndarray:
+    """``(seeds, points)`` regrets -> ``(3, points)``: centre, low, high (NaN where fewer than half the seeds have a
+    result). ``band``: a key of :data:`BANDS`."""
+    if band not in BANDS:
+        raise UserError(f"unknown band {band!r}; choose one of {', '.join(BANDS)}")
+    have = np.isfinite(values).sum(axis=0)
+    shown = have >= max(1, len(values) / 2)
+    out = np.full((3, values.shape[1]), np.nan)
+    if not shown.any():
+        return out
+    v = values[:, shown]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns of a resample
+        if band == "iqr":
+            out[:, shown] = np.nanquantile(v, [0.5, 0.25, 0.75], axis=0)
+        else:
+            draws = np.random.default_rng(seed).integers(len(v), size=(resamples, len(v)))
+            counts = np.stack([np.bincount(d, minlength=len(v)) for d in draws]).astype(float)  # seed draws
+            have = np.isfinite(v)
+            means = (counts @ np.where(have, v, 0.0)) / (counts @ have)  # (resamples, points), NaN-aware
+            out[0, shown] = np.nanmean(v, axis=0)
+            out[1:, shown] = np.nanpercentile(means, [2.5, 97.5], axis=0)
+    return out
+
+
+def _fmt_x(x: float, by: str) -> str:
+    if by != "time":
+        return f"{int(round(x))} evaluations"
+    return f"{x:,.0f} s" if x < 1e5 else f"{x:.2g} s".replace("e+0", "e").replace("e+", "e")
+
+
+def coincidences(curves: dict[str, np.ndarray], grid: np.ndarray, by: str, min_share: float = 0.25) -> dict[str, str]:
+    """Legend notes for curves drawn on top of an earlier one: ``"= random"`` (everywhere) or
+    ``"= random until 12,000 s"`` (over at least ``min_share`` of the points where both are shown)."""
+    notes, names = {}, list(curves)
+    for j, name in enumerate(names):
+        best = (0, None)
+        for other in names[:j]:
+            a, b = curves[name], curves[other]
+            both = np.isfinite(a) & np.isfinite(b)
+            if not both.any():
+                continue
+            first = np.argmax(both)
+            same = np.isclose(a[first:], b[first:], atol=1e-9) & both[first:]
+            length = len(same) if same.all() else int(np.argmin(same))
+            if length > best[0]:
+                best = (length, other, first)
+        if best[1] is None:
+            continue
+        length, other, first = best
+        visible = int(np.isfinite(curves[name]).sum())
+        if length >= visible:
+            notes[name] = f"= {other}"
+        elif length >= min_share * visible:
+            notes[name] = f"= {other} until {_fmt_x(grid[first + length - 1], by)}"
+    return notes
+
+
+def _regret_axis(ax, lows: np.ndarray, highs: np.ndarray) -> float | None:
+    """Y range from the data: log when the positive values span more than a decade and a half, else linear;
+    returns the log axis' floor (where regret 0 is drawn) or None."""
+    values = np.concatenate([lows[np.isfinite(lows)], highs[np.isfinite(highs)]])
+    positive = values[values > 0]
+    if len(positive) and positive.max() / positive.min() > 30:
+        floor = positive.min() / 1.5
+        ax.set_yscale("log")
+        ax.set_ylim(floor, positive.max() * 1.5)
+        return floor
+    top = values.max() if len(values) else 1.0
+    ax.set_ylim(min(0.0, values.min()) - 0.04 * top, top * 1.06 + 1e-6)
+    return None
+
+
+def draw_anytime(ax, frame: pd.DataFrame, by: str, band: str, families_of: dict[str, str]) -> tuple[dict, bool]:
+    """Centre line and band of every optimizer on ``ax``; returns the legend label of each, and whether a centre
+    line reached regret 0 on a log axis (marked by a triangle)."""
+    grid = np.sort(frame[by].unique())
+    stats = {}
+    for name in style.legend_order(frame["optimizer"].unique(), families_of):
+        wide = frame[frame["optimizer"] == name].pivot_table(index="seed", columns=by, values="regret", dropna=False)
+        stats[name] = centre_and_band(wide.reindex(columns=grid).to_numpy(), band)
+    floor = _regret_axis(ax, np.array([s[1] for s in stats.values()]).ravel(),
+                         np.array([s[2] for s in stats.values()]).ravel())
+    notes = coincidences({n: s[0] for n, s in stats.items()}, grid, by)
+    labels, reached = {}, False
+    for name, (centre, low, high) in stats.items():
+        look = style.line_style(name, families_of.get(name, ""))
+        shown = centre.copy()
+        if floor is not None:  # regret 0 has no place on a log axis: stop the line, mark where it got there
+            zero = np.flatnonzero(shown <= 0)
+            shown[shown <= 0] = np.nan
+            low = np.maximum(low, floor)
+            if len(zero):
+                reached = True
+                ax.plot(grid[zero[0]], floor, marker="v", ms=8, color=look["color"], clip_on=False, zorder=6)
+        labels[name] = name + (f" ({notes[name]})" if name in notes else "")
+        ax.plot(grid, shown, label=labels[name], markevery=0.12, **look)
+        ax.fill_between(grid, low, high, color=look["color"], alpha=0.12, lw=0)
     ax.set_xscale("log")
-    ax.set_yscale("symlog", linthresh=0.1)  # log above 0.1 pp, linear down to a regret of exactly 0
-    ax.set_ylim(bottom=0)
-    ax.set_xlabel("simulated time (s)")
+    ax.set_xlabel("simulated time (s)" if by == "time" else "evaluations")
+    return labels, reached
+
+
+def _zero_note(ax, reached: bool) -> None:
+    if reached:
+        ax.annotate("\u25bc regret 0 (optimum found)", xy=(1, 0), xycoords="axes fraction", xytext=(-4, 4),
+                    textcoords="offset points", ha="right", va="bottom", fontsize=8, color="0.3")
+
+
+def plot_anytime(frame: pd.DataFrame, stem: Path, title: str, metric: str, families_of: dict[str, str],
+                 by: str = "time", band: str = "iqr") -> list[Path]:
+    """Anytime regret of every optimizer against simulated time or evaluations (log axis); band per ``band``."""
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    _zero_note(ax, draw_anytime(ax, frame, by, band, families_of)[1])
     ax.set_ylabel(f"regret of {metric} (pp)")
     ax.set_title(title)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, fontsize=9)
+    return save(fig, stem)
+
+
+def plot_anytime_panels(panels: list[dict], stem: Path, title: str, band: str = "iqr") -> list[Path]:
+    """One column per comparison (``panels``: dicts with ``title``, ``time`` and ``evaluations`` frames,
+    ``families`` and ``metric``): regret against time (top row) and against evaluations (bottom row)."""
+    fig, axes = plt.subplots(2, len(panels), figsize=(4.8 * len(panels), 8.4), squeeze=False)
+    legend = {}
+    for col, panel in enumerate(panels):
+        for row, by in enumerate(("time", "evaluations")):
+            ax = axes[row][col]
+            labels, _ = draw_anytime(ax, panel[by], by, band, panel["families"])
+            ax.set_title(panel["title"] if row == 0 else "", fontsize=11)
+            if col == 0:
+                ax.set_ylabel(f"regret of {panel['metric']} (pp)")
+            for name in labels:
+                legend.setdefault(name, ax.get_legend_handles_labels()[0][list(labels).index(name)])
+            notes = [label for label in labels.values() if "(" in label]
+            if notes:  # under the axis, where it hides no curve
+                ax.annotate("\n".join(notes), xy=(0, 0), xycoords="axes fraction", xytext=(0, -38),
+                            textcoords="offset points", fontsize=7, va="top", color="0.25")
+    fig.suptitle(f"{title} ({BANDS[band]}; \u25bc: regret 0 reached)")
+    families_of = {k: v for panel in panels for k, v in panel["families"].items()}
+    order = style.legend_order(legend, families_of)
+    fig.legend([legend[name] for name in order], order, loc="lower center", ncol=min(6, len(legend)), frameon=False,
+               fontsize=9, bbox_to_anchor=(0.5, -0.01))
+    fig.tight_layout(rect=(0, 0.06 + 0.025 * (len(legend) // 6), 1, 0.97))
     return save(fig, stem)
 
 
@@ -86,18 +224,21 @@ def rank_over_time(frame: pd.DataFrame) -> pd.DataFrame:
     return ranks.groupby(level="time").mean()
 
 
-def plot_ranks(frame: pd.DataFrame, stem: Path, title: str) -> list[Path]:
+def plot_ranks(frame: pd.DataFrame, stem: Path, title: str, families_of: dict[str, str]) -> list[Path]:
+    """Average rank over simulated time (1 = best, at the top)."""
     ranks = rank_over_time(frame)
-    colors = _palette(ranks.columns)
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    for name in ranks.columns:
-        ax.plot(ranks.index, ranks[name], label=name, color=colors[name], lw=1.8)
+    names = style.legend_order(ranks.columns, families_of)
+    notes = coincidences({n: ranks[n].to_numpy() for n in names}, ranks.index.to_numpy(), "time")
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    for name in names:
+        ax.plot(ranks.index, ranks[name], label=name + (f" ({notes[name]})" if name in notes else ""), markevery=0.12,
+                **style.line_style(name, families_of.get(name, "")))
     ax.set_xscale("log")
-    ax.invert_yaxis()
+    ax.set_ylim(len(ranks.columns) + 0.3, 0.7)
     ax.set_xlabel("simulated time (s)")
     ax.set_ylabel("average rank (1 = best)")
     ax.set_title(title)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, fontsize=9)
     return save(fig, stem)
 
 
@@ -115,77 +256,91 @@ def _cliques(ranks: pd.Series, cd: float) -> list[tuple[int, int]]:
 
 
 def plot_cd(ranks: pd.Series, cd: float, stem: Path, title: str) -> list[Path]:
-    """Critical-difference diagram of average ranks (sorted ascending, 1 = best)."""
+    """Critical-difference diagram of average ranks (sorted ascending, 1 = best); a CD wider than the axis is
+    drawn to its end and says so."""
     k = len(ranks)
     lo, hi = 1, max(k, 2)
     half = (k + 1) // 2
-    fig, ax = plt.subplots(figsize=(7.5, 1.5 + 0.3 * half))
+    cliques = _cliques(ranks, cd)
+    drop = 0.3 + 0.12 * len(cliques)  # labels start below the clique bars
+    fig, ax = plt.subplots(figsize=(8, 1.7 + 0.3 * half + 0.1 * len(cliques)))
     ax.set_xlim(lo - 0.3, hi + 0.3)
-    ax.set_ylim(-(half * 0.55 + 0.6), 1.9)
+    ax.set_ylim(-(half * 0.55 + drop + 0.3), 1.9)
     ax.axis("off")
     ax.hlines(0, lo, hi, color="black", lw=1)
     for t in range(lo, hi + 1):
         ax.vlines(t, 0, 0.15, color="black", lw=1)
         ax.text(t, 0.3, str(t), ha="center", va="bottom", fontsize=10)
     if np.isfinite(cd):
-        ax.hlines(1.2, lo, lo + cd, color="black", lw=1.5)
-        ax.vlines([lo, lo + cd], 1.1, 1.3, color="black", lw=1.5)
-        ax.text(lo + cd / 2, 1.35, f"CD = {cd:.2f}", ha="center", va="bottom", fontsize=10)
+        end = min(lo + cd, hi)
+        ax.hlines(1.2, lo, end, color="black", lw=1.5)
+        ax.vlines([lo, end], 1.1, 1.3, color="black", lw=1.5)
+        wider = " (wider than the axis: no pair differs)" if lo + cd > hi else ""
+        ax.text((lo + end) / 2, 1.35, f"CD = {cd:.2f}{wider}", ha="center", va="bottom", fontsize=10)
     for i, (name, r) in enumerate(ranks.items()):
         left = i < half
         row = i if left else k - 1 - i
-        y = -(row + 1) * 0.55 - 0.3
+        y = -(row + 1) * 0.55 - drop
         x_text = lo - 0.2 if left else hi + 0.2
         ax.plot([r, r, x_text], [0, y, y], color="0.3", lw=0.9)
+        ax.plot(r, 0, marker="o", ms=6, color=style.optimizer_color(name), zorder=4)
         ax.text(x_text + (-0.05 if left else 0.05), y, f"{name} ({r:.2f})", ha="right" if left else "left",
                 va="center", fontsize=10)
-    for n, (i, j) in enumerate(_cliques(ranks, cd)):
+    for n, (i, j) in enumerate(cliques):
         y = -0.18 - 0.12 * n
         ax.hlines(y, ranks.iloc[i] - 0.03, ranks.iloc[j] + 0.03, color="black", lw=3.5)
     ax.set_title(title, fontsize=11, pad=10)
     return save(fig, stem)
 
 
-def fidelity_split(runs: list) -> pd.DataFrame:
-    """Mean share of simulated cost per fidelity, per optimizer that used more than one fidelity."""
-    rows = []
+def fidelity_split(runs: list) -> tuple[pd.DataFrame, pd.Series]:
+    """Mean share of simulated cost per fidelity (optimizers x fidelities), and the mean number of evaluations,
+    for every optimizer."""
+    shares, counts = [], []
     for r in runs:
         cost = r.evaluations.groupby("fidelity")["cost"].sum()
-        if len(cost) > 1:
-            rows.append((cost / cost.sum()).rename(r.optimizer))
-    if not rows:
-        return pd.DataFrame()
-    frame = pd.DataFrame(rows).fillna(0.0)
-    return frame.groupby(level=0).mean()
+        if cost.sum() > 0:
+            shares.append((cost / cost.sum()).rename(r.optimizer))
+            counts.append((r.optimizer, len(r.evaluations)))
+    if not shares:
+        return pd.DataFrame(), pd.Series(dtype=float)
+    frame = pd.DataFrame(shares).fillna(0.0)
+    evaluations = pd.DataFrame(counts, columns=["optimizer", "n"]).groupby("optimizer")["n"].mean()
+    return frame.groupby(level=0).mean(), evaluations
 
 
-def plot_fidelity_split(split: pd.DataFrame, stem: Path, title: str, order: dict[str, int]) -> list[Path]:
-    """Stacked bars: how each multi-fidelity optimizer split its simulated time between fidelities (in ``order``)."""
-    order = sorted(split.columns, key=lambda f: (order.get(f, len(order)), f))
-    split = split[order]
-    fig, ax = plt.subplots(figsize=(7.5, 1.2 + 0.45 * len(split)))
-    colors = sns.color_palette("viridis", len(order))
+def plot_fidelity_split(split: pd.DataFrame, evaluations: pd.Series, stem: Path, title: str, order: dict[str, int],
+                        families_of: dict[str, str]) -> list[Path]:
+    """Stacked bars: how each optimizer split its simulated time between fidelities (in ``order``), with its mean
+    number of evaluations; fidelity colours from :func:`mfkdbench.report.style.fidelity_color`."""
+    fids = sorted(split.columns, key=lambda f: (order.get(f, len(order)), f))
+    names = style.legend_order(split.index, families_of)[::-1]  # first at the top
+    split = split.loc[names, fids]
+    fig, ax = plt.subplots(figsize=(8, 1.4 + 0.42 * len(split)))
     left = np.zeros(len(split))
-    for color, fid in zip(colors, order):
-        ax.barh(split.index, split[fid], left=left, color=color, label=fid)
+    for fid in fids:
+        ax.barh(split.index, split[fid], left=left, color=style.fidelity_color(fid), label=fid, edgecolor="white", lw=0.5)
         left += split[fid].to_numpy()
+    for y, name in enumerate(split.index):
+        ax.text(1.01, y, f"{evaluations[name]:.0f} eval.", va="center", fontsize=8)
     ax.set_xlim(0, 1)
-    ax.set_xlabel("share of simulated time")
+    ax.set_xlabel("share of simulated time (mean over seeds); right: mean number of evaluations")
     ax.set_title(title)
-    ax.legend(title="fidelity", loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False,
-              ncol=2 if len(order) > 8 else 1, fontsize=8)
+    ax.legend(title="fidelity", loc="upper left", bbox_to_anchor=(1.12, 1), frameon=False,
+              ncol=2 if len(fids) > 8 else 1, fontsize=8)
     return save(fig, stem)
 
 
 def plot_correlation(panels: list[dict], stem: Path, title: str) -> list[Path]:
     """Scatter of low-fidelity score vs 200-epoch accuracy, one panel per low fidelity.
 
-    ``panels``: dicts with ``x``, ``y`` (arrays), ``xlabel``, ``ylabel`` and ``label`` (the panel title,
-    e.g. with the rank correlations).
+    ``panels``: dicts with ``x``, ``y`` (arrays), ``xlabel``, ``ylabel``, ``label`` (the panel title,
+    e.g. with the rank correlations) and ``fidelity`` (its colour, :func:`mfkdbench.report.style.fidelity_color`).
     """
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.0), sharey=True, squeeze=False)
     for ax, p in zip(axes[0], panels):
-        sns.scatterplot(x=p["x"], y=p["y"], ax=ax, s=14, alpha=0.7, edgecolor=None)
+        sns.scatterplot(x=p["x"], y=p["y"], ax=ax, s=14, alpha=0.7, edgecolor=None,
+                        color=style.fidelity_color(p["fidelity"]))
         ax.set_xlabel(p["xlabel"])
         ax.set_ylabel(p["ylabel"])
         ax.set_title(p["label"], fontsize=10)

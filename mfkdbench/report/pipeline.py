@@ -9,7 +9,7 @@ from mfkdbench.errors import UserError
 from mfkdbench.experiments.executors import make_executor
 from mfkdbench.experiments.grid import make_protocol, plan_comparison, run_comparison
 from mfkdbench.search.presets import get_preset
-from mfkdbench.report.render import render, results_folders
+from mfkdbench.report.render import render, render_panels, results_folders
 from mfkdbench.experiments.store import STORE_FILE, ResultStore, check_result_folder
 
 #: the paper's comparisons: (benchmark, preset); KD data exists for 240 CIFAR-100 cells only
@@ -25,7 +25,7 @@ def compare(dataset: str, seeds: int, optimizers: list[str] | None = None, prese
             seed_mode: str = "mean", workers: int | None = None, executor: str = "local",
             scheduler: str | None = None, out: str | Path | None = None, data: str | None = None,
             reference: str | None = None, target_regret: float | None = None, progress: bool = True,
-            lowfi_store: str | Path | None = None, live=None) -> str:
+            lowfi_store: str | Path | None = None, live=None, band: str = "iqr") -> str:
     """Run the missing cells of the grid into ``out`` and render its outputs; return the terminal text.
 
     ``live``: a :class:`~mfkdbench.lowfi.live.LiveSetting`, the low fidelity ``nst12`` trained on demand.
@@ -46,7 +46,7 @@ def compare(dataset: str, seeds: int, optimizers: list[str] | None = None, prese
         _note(f"skipped {name}: {reason}")
     with runner, ResultStore(out) as store:  # every input is valid: connect, then write the manifest
         run_comparison(plan, store, runner, progress)
-    rendered = render(out, reference, **regret)
+    rendered = render(out, reference, band=band, **regret)
     return rendered.text + f"\nwrote {len(rendered.files)} files to {out}"
 
 
@@ -70,34 +70,44 @@ def _regret_options(target_regret: float | None) -> dict:
     return {"target_regret": target_regret}
 
 
-def figures_command(results: str | Path, reference: str | None = None, target_regret: float | None = None) -> str:
-    """Re-render every results folder under ``results`` from its store."""
+def figures_command(results: str | Path, reference: str | None = None, target_regret: float | None = None,
+                    band: str = "iqr") -> str:
+    """Re-render every results folder under ``results`` from its store; with several, also the figure with a
+    panel per folder (``results/regret_all``)."""
     regret = _regret_options(target_regret)
-    texts = []
-    for folder in results_folders(results):
-        rendered = render(folder, reference, **regret)
+    texts, folders = [], results_folders(results)
+    for folder in folders:
+        rendered = render(folder, reference, band=band, **regret)
         texts.append(rendered.text + f"\nwrote {len(rendered.files)} files to {folder}")
+    if len(folders) > 1:
+        texts.append(f"wrote {render_panels(folders, Path(results) / 'regret_all', band)[0]}")
     return "\n".join(texts)
 
 
 def paper(out: str | Path, seeds: int, workers: int | None = None, executor: str = "local",
-          scheduler: str | None = None, data: str | None = None, progress: bool = True) -> str:
+          scheduler: str | None = None, data: str | None = None, progress: bool = True, band: str = "iqr") -> str:
     """The paper's set: every dataset, the KD subset and the correlation study, with ``index.html``."""
     from mfkdbench.lowfi.catalog import benchmark_names
-    from mfkdbench.report.paper import correlation_figure, write_index
+    from mfkdbench.report.paper import correlation_outputs, write_index
 
     out = Path(out)
     available = set(benchmark_names())
     done = []
-    for bench, preset in PAPER_BENCHMARKS:
+    for step, (bench, preset) in enumerate(PAPER_BENCHMARKS, 1):
         if bench not in available:
             _note(f"skipped {bench}: not a registered benchmark in this installation")
             continue
+        if progress:
+            _note(f"paper: step {step}/{len(PAPER_BENCHMARKS) + 1}, {bench} (cells, then tables and figures)")
         compare(bench, seeds, preset=preset, workers=workers, executor=executor, scheduler=scheduler,
-                out=out / bench, data=data, progress=progress)
+                out=out / bench, data=data, progress=progress, band=band)
         done.append(bench)
     if not done:
         raise UserError("no benchmark of the paper's set could run")
-    extra = correlation_figure(out / "correlation", data)
-    index = write_index(out, done, extra)
+    if progress:
+        _note(f"paper: step {len(PAPER_BENCHMARKS) + 1}/{len(PAPER_BENCHMARKS) + 1}, "
+              "the figure of every benchmark, the correlation study and index.html")
+    panels = render_panels([out / bench for bench in done], out / "regret_all", band)
+    correlation = correlation_outputs(out / "correlation", data, progress)
+    index = write_index(out, done, panels, correlation, band)
     return f"wrote the paper's figures and tables for {', '.join(done)} to {out}; open {index}"

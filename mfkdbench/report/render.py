@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mfkdbench.report import figures
+from mfkdbench.report import figures, style
 from mfkdbench.errors import UserError
 from mfkdbench.report.stats import friedman, wilcoxon_vs_reference
 from mfkdbench.checks import check_writable
@@ -58,8 +58,11 @@ def _stats_text(scores: pd.DataFrame, reference: str, metric: str) -> tuple[str,
 
 
 def render(folder: str | Path, reference: str | None = None,
-           target_regret: float = DEFAULT_TARGET_REGRET) -> Rendered:
-    """Write summary tables, statistics and figures of the results in ``folder``."""
+           target_regret: float = DEFAULT_TARGET_REGRET, band: str = "iqr") -> Rendered:
+    """Write summary tables, statistics and figures of the results in ``folder`` (``band``: a key of
+    :data:`mfkdbench.report.figures.BANDS`)."""
+    if band not in figures.BANDS:
+        raise UserError(f"unknown band {band!r}; choose one of {', '.join(figures.BANDS)}")
     folder = Path(folder)
     with ResultStore(folder, create=False) as store:
         check_writable(folder, f"the outputs in {folder}")
@@ -89,19 +92,66 @@ def render(folder: str | Path, reference: str | None = None,
         files.append(folder / "wilcoxon.csv")
         wil.to_csv(files[-1], index=False)
 
-    fig_dir = folder / "figures"
-    grid = figures.time_grid(runs, manifest["budget_s"])
-    frame = figures.regret_frame(runs, optimum, grid)
-    files += figures.plot_anytime(frame, fig_dir / "regret", f"{bench}: anytime regret (median, IQR)", metric)
-    files += figures.plot_ranks(frame, fig_dir / "rank", f"{bench}: average rank over time")
-    if len(names) >= 2:
-        files += figures.plot_cd(fr.average_ranks, fr.critical_difference, fig_dir / "critical_difference",
-                                 f"{bench}: average rank of final {metric} (Nemenyi CD)")
-    split = figures.fidelity_split(runs)
-    if not split.empty:
-        files += figures.plot_fidelity_split(split, fig_dir / "fidelity_split",
-                                             f"{bench}: simulated time per fidelity", _fidelity_order(runs))
+    files += render_figures(folder, runs, manifest, fr, band)
     return Rendered(folder, md + "\n" + text, files)
+
+
+#: figures of one comparison in reading order: file stem -> caption (``{band}`` filled in)
+FIGURES = {
+    "regret": "Anytime regret of the report metric against simulated time ({band}); a curve drawn on top of "
+              "another says so in the legend.",
+    "regret_evaluations": "Anytime regret against the number of evaluations ({band}): sample efficiency, whatever "
+                          "an evaluation costs.",
+    "rank": "Average rank over simulated time (1 = lowest regret), over the seeds every optimizer ran.",
+    "critical_difference": "Average rank of the final report metric; thick bars join optimizers whose ranks differ "
+                           "by less than the Nemenyi critical difference (alpha = 0.05).",
+    "fidelity_split": "Share of simulated time spent at each fidelity (mean over seeds) and mean number of "
+                      "evaluations, for every optimizer.",
+}
+
+
+def anytime_frames(runs: list, manifest: dict) -> dict[str, pd.DataFrame]:
+    """Regret frames against time and against evaluations."""
+    optimum = manifest["optimum"]
+    return {"time": figures.regret_frame(runs, optimum, figures.time_grid(runs, manifest["budget_s"]), "time"),
+            "evaluations": figures.regret_frame(runs, optimum, figures.evaluation_grid(runs), "evaluations")}
+
+
+def render_figures(folder: Path, runs: list, manifest: dict, fr, band: str = "iqr") -> list[Path]:
+    """The figures of :data:`FIGURES` in ``folder/figures``."""
+    fig_dir, bench, metric = folder / "figures", manifest["benchmark"], manifest["report_metric"]
+    families_of = style.families(runs)
+    frames = anytime_frames(runs, manifest)
+    files = figures.plot_anytime(frames["time"], fig_dir / "regret", f"{bench}: anytime regret ({figures.BANDS[band]})",
+                                 metric, families_of, "time", band)
+    files += figures.plot_anytime(frames["evaluations"], fig_dir / "regret_evaluations",
+                                  f"{bench}: regret by evaluations ({figures.BANDS[band]})", metric, families_of,
+                                  "evaluations", band)
+    files += figures.plot_ranks(frames["time"], fig_dir / "rank", f"{bench}: average rank over time", families_of)
+    if len(fr.average_ranks) >= 2:
+        files += figures.plot_cd(fr.average_ranks, fr.critical_difference, fig_dir / "critical_difference",
+                                 f"{bench}: average rank of final {metric} (Nemenyi CD, {fr.n_blocks} seeds)")
+    split, evaluations = figures.fidelity_split(runs)
+    if not split.empty:
+        files += figures.plot_fidelity_split(split, evaluations, fig_dir / "fidelity_split",
+                                             f"{bench}: simulated time per fidelity", _fidelity_order(runs),
+                                             families_of)
+    return files
+
+
+def render_panels(folders: list[Path], stem: Path, band: str = "iqr") -> list[Path]:
+    """One figure of anytime regret with a column per comparison folder (time and evaluations rows)."""
+    panels = []
+    for folder in folders:
+        with ResultStore(folder, create=False) as store:
+            manifest, runs = store.manifest(), store.runs()
+        if manifest is None or not runs:
+            continue
+        panels.append({"title": manifest["benchmark"], "metric": manifest["report_metric"],
+                       "families": style.families(runs), **anytime_frames(runs, manifest)})
+    if not panels:
+        return []
+    return figures.plot_anytime_panels(panels, stem, "Anytime regret on every benchmark", band)
 
 
 def _fidelity_order(runs: list) -> dict[str, int]:

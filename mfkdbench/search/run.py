@@ -1,6 +1,7 @@
 """One search under a named preset, and its text summary (the ``mfkdbench run`` command)."""
 from __future__ import annotations
 
+import json
 import time
 
 from mfkdbench.nb201.benchmark import Benchmark
@@ -71,8 +72,34 @@ def run_text(benchmark: Benchmark, run: Run, preset: str, timing: bool = False, 
     return "\n".join(lines)
 
 
-def run_command(optimizer: str, dataset: str, preset: str, *, timing: bool = False, **kwargs) -> str:
-    """Run a search and return its summary text."""
+def run_record(benchmark: Benchmark, run: Run, preset: str, timing: bool = False) -> dict:
+    """The run as plain data (``run --json``): configuration, final cell, regret, evaluations and incumbent
+    trajectory (one record per row); the same every time unless ``timing`` adds the measured overhead."""
+    final = run.final_index >= 0
+    record = {
+        "optimizer": run.optimizer, "benchmark": run.benchmark, "seed": run.seed, "preset": preset, "config": run.config,
+        "report_metric": run.report_metric, "optimum": float(benchmark.optimum),
+        "final_index": run.final_index, "final_arch": str(benchmark.space.arch(run.final_index)) if final else None,
+        "final_report": run.final_report if final else None,
+        "regret": float(benchmark.optimum - run.final_report) if final else None,
+        "evaluations": run.evaluations.to_dict(orient="records"),
+        "incumbents": run.incumbents.to_dict(orient="records"),
+    }
+    if timing:
+        record["overhead_s"] = run.overhead_s
+    return record
+
+
+def run_command(optimizer: str, dataset: str, preset: str, *, timing: bool = False, as_json: bool = False,
+                **kwargs) -> str:
+    """Run a search and return its summary text, or its :func:`run_record` as JSON."""
     t0 = time.perf_counter()
     benchmark, run = run_preset(optimizer, dataset, preset, **kwargs)
+    if as_json:
+        return json.dumps(run_record(benchmark, run, preset, timing), indent=1, default=_plain)
     return run_text(benchmark, run, preset, timing, time.perf_counter() - t0)
+
+
+def _plain(value):
+    """numpy scalars (DataFrame records) as JSON numbers."""
+    return value.item()

@@ -1,0 +1,83 @@
+"""One look per optimizer, family inference, bands, coincidence notes and the y axis of the anytime figures."""
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from mfkdbench.report import figures, style
+
+
+class FakeRun:
+    def __init__(self, optimizer, fidelities, target="200", config=None):
+        self.optimizer = optimizer
+        self.config = {"target_fidelity": target, **(config or {})}
+        self.evaluations = pd.DataFrame({"fidelity": fidelities, "cost": [1.0] * len(fidelities)})
+
+
+def test_family_recorded_else_inferred():
+    assert style.family(FakeRun("rea@ce12", ["ce12"], config={"family": "target-only"})) == "target-only"
+    assert style.family(FakeRun("hyperband", ["200"])) == "multi-fidelity"  # registered as multi-fidelity
+    assert style.family(FakeRun("random", ["ce12", "200"])) == "multi-fidelity"  # used two fidelities
+    assert style.family(FakeRun("random", ["200", "200"])) == "target-only"
+    assert style.family(FakeRun("rea@ce12", ["ce12"])) == "low-fidelity-only"
+    assert style.family(FakeRun("no-such-method", ["nst12"])) == "low-fidelity-only"
+
+
+def test_colour_by_base_name_distinct_and_stable():
+    known = list(style.OPTIMIZER_COLORS)
+    assert len({style.optimizer_color(n) for n in known}) == len(known)
+    assert style.optimizer_color("rea@ce12") == style.optimizer_color("rea@200") == style.optimizer_color("rea")
+    assert style.optimizer_color("someone-new") == style.optimizer_color("someone-new@ce12")
+    low, target = style.line_style("rea@ce12", "low-fidelity-only"), style.line_style("rea@200", "target-only")
+    assert low["linestyle"] != target["linestyle"]
+    assert style.line_style("random@ce12", "low-fidelity-only")["linestyle"] != \
+        style.line_style("random@nst12", "low-fidelity-only")["linestyle"]
+    mfkd, other = style.line_style("mfkd", "multi-fidelity"), style.line_style("mf-ce", "multi-fidelity")
+    assert mfkd["lw"] > other["lw"] and mfkd["zorder"] > other["zorder"]
+    assert style.legend_order(["rea", "mf-ce", "mfkd", "random@ce12"],
+                              {"rea": "target-only", "mf-ce": "multi-fidelity", "mfkd": "multi-fidelity",
+                               "random@ce12": "low-fidelity-only"}) == ["mfkd", "mf-ce", "random@ce12", "rea"]
+
+
+def test_fidelity_colours_fixed_and_curve_points_lighter():
+    assert style.fidelity_color("ce12") == style.fidelity_color("ce12")
+    assert len({style.fidelity_color(f) for f in ("200", "ce12", "nst12")}) == 3
+    early, late = np.mean(style.fidelity_color("ce12@1")), np.mean(style.fidelity_color("ce12@11"))
+    assert early > late > np.mean(style.fidelity_color("ce12"))  # lighter for fewer epochs
+
+
+def test_bands_median_iqr_and_mean_bootstrap():
+    values = np.array([[1.0, 4.0], [2.0, np.nan], [3.0, np.nan], [10.0, np.nan]])
+    iqr = figures.centre_and_band(values, "iqr")
+    assert iqr[:, 0] == pytest.approx([2.5, 1.75, 4.75])
+    assert np.isnan(iqr[:, 1]).all()  # fewer than half of the seeds have a result
+    ci = figures.centre_and_band(values, "ci")
+    assert ci[0, 0] == pytest.approx(4.0) and 1.0 <= ci[1, 0] < 4.0 < ci[2, 0] <= 10.0
+
+
+def test_coinciding_curves_are_named():
+    grid = np.geomspace(100, 1e5, 100)
+    a = np.linspace(5, 1, 100)
+    b = a.copy()
+    b[60:] -= 0.5
+    notes = figures.coincidences({"random": a, "rea": b, "bohb": a.copy(), "mfkd": a[::-1]}, grid, "time")
+    assert notes["rea"] == f"= random until {grid[59]:,.0f} s"
+    assert notes["bohb"] == "= random" and "mfkd" not in notes and "random" not in notes
+
+
+def test_regret_axis_from_the_data():
+    fig, ax = plt.subplots()
+    floor = figures._regret_axis(ax, np.array([0.0, 0.2, 1.0]), np.array([5.0, 12.0]))
+    assert ax.get_yscale() == "log" and floor == pytest.approx(0.2 / 1.5) and ax.get_ylim()[1] == pytest.approx(18)
+    figures._regret_axis(ax := plt.subplots()[1], np.array([2.0, 2.5]), np.array([3.0, 4.0]))
+    assert ax.get_yscale() == "linear" and ax.get_ylim()[1] < 4.5
+    plt.close("all")
+
+
+def test_regret_by_evaluations_stops_after_the_runs_last_evaluation():
+    run = FakeRun("rea", ["200"] * 3)
+    run.incumbents = pd.DataFrame({"time": [5.0, 9.0], "n_evals": [1, 3], "report": [90.0, 93.0]})
+    assert figures.regret_at(run, 94.0, np.array([1, 2, 3, 4]), "evaluations") == pytest.approx([4, 4, 1, np.nan],
+                                                                                             nan_ok=True)
+    assert figures.regret_at(run, 94.0, np.array([1.0, 6.0, 100.0]), "time") == pytest.approx([np.nan, 4, 1],
+                                                                                          nan_ok=True)

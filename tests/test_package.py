@@ -1,0 +1,32 @@
+"""Package hygiene: version, licence and citations agree with pyproject.toml and CITATION.cff."""
+import re
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from click_cli import cli
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_version_option_and_attribute_agree():
+    import mfkdbench
+
+    out = CliRunner().invoke(cli, ["--version"])
+    assert out.exit_code == 0 and out.output.strip().endswith(mfkdbench.__version__)
+
+
+def test_license_file_matches_pyproject():
+    assert 'license = { text = "MIT" }' in (REPO / "pyproject.toml").read_text()
+    assert (REPO / "LICENSE").read_text().startswith("MIT License")
+
+
+def test_cite_prints_what_citation_cff_cites():
+    cff = (REPO / "CITATION.cff").read_text()
+    out = CliRunner().invoke(cli, ["cite"])
+    assert out.exit_code == 0
+    cff_dois = set(re.findall(r'doi: "([^"]+)"', cff))
+    assert cff_dois == set(re.findall(r"doi\s*=\s*\{([^}]+)\}", out.output)) == \
+        {"10.1109/ACCESS.2023.3234810", "10.1109/TPAMI.2021.3054824"}
+    for title in re.findall(r'title: "([^"]+)"', cff)[1:]:  # the first title is the software's own
+        assert title in out.output
