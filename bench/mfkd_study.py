@@ -129,7 +129,7 @@ def report(df: pd.DataFrame, study: str) -> str:
             cells.append(f"{diff:+.3f} vs {best}, p = {_p_value(by_row[label][col].to_numpy(), by_row[best][col].to_numpy()):.2g}")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     if seeds.nunique() > 1:
-        lines.append(f"\n(seeds per row before pairing: {dict(seeds)})")
+        lines.append(f"\n(seeds per row before pairing: {({k: int(v) for k, v in seeds.items()})})")
     return "\n".join(lines)
 
 
