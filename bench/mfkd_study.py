@@ -20,7 +20,8 @@ budget ``B`` is the best target-fidelity score among the evaluations started
 before ``B`` (with one worker and an optimizer that never sees the budget,
 exactly the run at budget ``B``). Per budget: mean (std) over seeds, and for
 every multi-fidelity row the paired Wilcoxon signed-rank p-value (two-sided,
-same seeds) against the best other row at that budget.
+same seeds) against the best other row at that budget, and against ``gp-hf``
+(NST against CE: ``mfkd`` against ``mf-ce``).
 
     nice python bench/mfkd_study.py --seeds 100 [--only kd240|full] [--rows mfkd rea@ce12 ...]
     python bench/mfkd_study.py --seeds 100 --report   # the tables from the CSVs only
@@ -128,8 +129,16 @@ def report(df: pd.DataFrame, study: str) -> str:
             diff = by_row[label][col].mean() - by_row[best][col].mean()
             cells.append(f"{diff:+.3f} vs {best}, p = {_p_value(by_row[label][col].to_numpy(), by_row[best][col].to_numpy()):.2g}")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    pairs = [(label, "gp-hf") for label in labels if rows[label][3]] + [("mfkd", "mf-ce"), ("mfkd path", "mfkd")]
+    lines += ["", "| pair (paired difference, p) | " + " | ".join(f"{b:,.0f} s" for b in budgets) + " |",
+              "|---" + "|---" * len(budgets) + "|"]
+    for a, b in (pair for pair in pairs if set(pair) <= set(labels)):
+        x, y = by_row[a], by_row[b]
+        lines.append(f"| {a} - {b} | " + " | ".join(
+            f"{x[f'final@{t:g}'].mean() - y[f'final@{t:g}'].mean():+.3f}, p = "
+            f"{_p_value(x[f'final@{t:g}'].to_numpy(), y[f'final@{t:g}'].to_numpy()):.2g}" for t in budgets) + " |")
     if seeds.nunique() > 1:
-        lines.append(f"\n(seeds per row before pairing: {dict(seeds)})")
+        lines.append(f"\n(seeds per row before pairing: {({k: int(v) for k, v in seeds.items()})})")
     return "\n".join(lines)
 
 
