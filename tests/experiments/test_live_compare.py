@@ -172,3 +172,16 @@ def test_bad_live_options_are_one_line_before_anything_runs(args, message, tmp_p
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and err.startswith("error: ") and message in err and err.count("\n") == 1
     assert not (tmp_path / "s.jsonl").exists()
+
+
+def test_run_searches_the_whole_space_with_the_live_store(one_worker, capsys):
+    """``run --lowfi live``: mfkd's seed-0 search asks the cells the grid's seed-0 search trained, so nothing trains."""
+    from click_cli import main
+
+    _, store, _ = one_worker
+    before = store.read_bytes()
+    main(["run", "--optimizer", "mfkd", "--dataset", "cifar100", "--budget", "14000", "--preset", "hf200",
+          *TRAINING, "--lowfi-store", str(store)])
+    out = capsys.readouterr().out
+    assert out.startswith("mfkd on cifar100-live") and "final: index" in out
+    assert store.read_bytes() == before
