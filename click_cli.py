@@ -39,7 +39,8 @@ DATA_OPTION = click.option(
 LOWFI_STORE_OPTION = click.option(
     "--lowfi-store", default=None, metavar="PATH",
     help="Low-fidelity store (lowfi build): its 12-epoch NST runs become the nst12 fidelity (for mfkd), "
-         "the search limited to the cells they cover (benchmark DATASET-store).")
+         "the search limited to the cells they cover (benchmark DATASET-store). With --lowfi live: the store "
+         "the live runs are read from and appended to.")
 
 
 

@@ -104,7 +104,9 @@ def _load_benchmark(name: str, data: str | None, seed_mode: str, lowfi_store: st
 
     make_job = None
     if live is not None:
-        from mfkdbench.train.jobs import setting_job as make_job
+        from mfkdbench.train.jobs import check_setting, setting_job as make_job
+
+        check_setting(live)
     bench = load_benchmark(name, data, seed_mode, lowfi_store, live, make_job)
     return bench, (lowfi_checksum(bench) if lowfi_store is not None else None)
 

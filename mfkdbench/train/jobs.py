@@ -166,6 +166,15 @@ def live_source(store_path, space: SearchSpace, **training) -> LiveSource:
     return LiveSource(store_path, space, training_job(teacher_cache=Path(store_path).parent / "teachers", **training))
 
 
+def check_setting(setting: LiveSetting) -> None:
+    """Fail on a bad name or number of a live setting before any search starts (loads no data)."""
+    from mfkdbench.train.trainer import TrainConfig
+
+    JobOptions(setting.dataset, setting.loss)
+    TrainConfig(epochs=setting.epochs, batch_size=setting.batch_size, fraction=setting.fraction, seed=setting.seed,
+                device=setting.device, channels=setting.channels, cells=setting.cells)
+
+
 def setting_job(setting: LiveSetting) -> Job:
     """The job of a live low fidelity (:class:`~mfkdbench.lowfi.live.LiveSetting`); a trained teacher is cached
     next to its store."""

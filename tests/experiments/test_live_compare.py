@@ -156,3 +156,32 @@ def test_sigkill_during_live_training_loses_and_repeats_nothing(one_worker, tmp_
     assert len({run_key(r) for r in records}) == len(records) == len(asked(rerun))
     assert resolver(store).trained == len(records) - len(stored)  # the killed cell and the rest, each once
     assert_same_results([r for r in reference if (r.optimizer, r.seed) == ("mfkd", 0)], rerun)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--epochs", "3"], "--epochs only apply with --lowfi live"),
+    (["--lowfi", "live", "--train-dataset", "digits", "--fraction", "2"], "data fraction must be in (0, 1]"),
+    (["--lowfi", "live", "--train-dataset", "mnist"], "unknown training dataset"),
+    (["--lowfi", "live", "--loss", "pkt"], "unknown loss"),
+])
+def test_bad_live_options_are_one_line_before_anything_runs(args, message, tmp_path, capsys):
+    from click_cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--optimizer", "mfkd", "--dataset", "cifar100", "--lowfi-store", str(tmp_path / "s.jsonl"), *args])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.startswith("error: ") and message in err and err.count("\n") == 1
+    assert not (tmp_path / "s.jsonl").exists()
+
+
+def test_run_searches_the_whole_space_with_the_live_store(one_worker, capsys):
+    """``run --lowfi live``: mfkd's seed-0 search asks the cells the grid's seed-0 search trained, so nothing trains."""
+    from click_cli import main
+
+    _, store, _ = one_worker
+    before = store.read_bytes()
+    main(["run", "--optimizer", "mfkd", "--dataset", "cifar100", "--budget", "14000", "--preset", "hf200",
+          *TRAINING, "--lowfi-store", str(store)])
+    out = capsys.readouterr().out
+    assert out.startswith("mfkd on cifar100-live") and "final: index" in out
+    assert store.read_bytes() == before

@@ -107,7 +107,7 @@ def test_teacher_training_builds_the_resnet_cell(monkeypatch):
     from mfkdbench.train import teacher
 
     built = []
-    monkeypatch.setattr(teacher, "fit", lambda net, data, config, *a: built.append(str(net.arch)) or
+    monkeypatch.setattr(teacher, "fit", lambda net, data, config, *a, **kw: built.append(str(net.arch)) or
                         teacher.RunResult(val_acc=[1.0], test_acc=1.0))
 
     class Data:
