@@ -361,3 +361,16 @@ def test_subprocess_prints_one_line(tmp_path, args):
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
     assert not out.exists()
+
+
+def test_negative_seed_through_the_python_api():
+    from mfkdbench.errors import UserError
+    from mfkdbench.lowfi.correlation import correlation_table
+
+    with pytest.raises(UserError, match=r"--seed must be in 0\.\.4294967295, got -1"):
+        correlation_table("cifar10", seed=-1)
+    pytest.importorskip("torch")
+    from mfkdbench.train.trainer import TrainConfig
+
+    with pytest.raises(UserError, match="--seed must be in"):
+        TrainConfig(seed=-1)

@@ -18,6 +18,7 @@ import pandas as pd
 from scipy.stats import kendalltau, spearmanr
 
 from mfkdbench.errors import UserError
+from mfkdbench.limits import MAX_BOOTSTRAP, MAX_SEED
 from mfkdbench.nb201.tables import Tables, canonical_dataset, load_tables
 from mfkdbench.progress import progress
 
@@ -123,8 +124,10 @@ def correlation_table(dataset: str, subset: str = "all", bootstrap: int = 1000, 
     dataset = canonical_dataset(dataset)
     if subset not in SUBSETS:
         raise UserError(f"unknown subset {subset!r}; choose one of {', '.join(SUBSETS)}")
-    if bootstrap < 0:
-        raise UserError(f"--bootstrap must be >= 0, got {bootstrap}")
+    if not 0 <= bootstrap <= MAX_BOOTSTRAP:
+        raise UserError(f"--bootstrap must be in 0..{MAX_BOOTSTRAP}, got {bootstrap}")
+    if not 0 <= seed <= MAX_SEED:
+        raise UserError(f"--seed must be in 0..{MAX_SEED}, got {seed}")
     tables = tables or load_tables(data)
     target = tables.get(dataset, "test_acc_200")
     cells = np.arange(len(target)) if SUBSETS[subset] is None else SUBSETS[subset]

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from mfkdbench.errors import UserError
+from mfkdbench.limits import MAX_SEED
 from mfkdbench.train.data import ImageData
 from mfkdbench.train.losses import LossConfig, TrainingLoss
 from mfkdbench.train.nets import NB201Net
@@ -57,6 +58,8 @@ class TrainConfig:
     def __post_init__(self):
         if self.epochs < 1 or self.batch_size < 1 or self.channels < 1 or self.cells < 1:
             raise UserError("epochs, batch size, channels and cells must be positive")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise UserError(f"--seed must be in 0..{MAX_SEED}, got {self.seed}")
         if not 0 < self.fraction <= 1:
             raise UserError(f"data fraction must be in (0, 1], got {self.fraction}")
         if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
