@@ -30,8 +30,9 @@ Optimizer overhead
 Fidelities on offer
     Under a target fidelity ``T`` the optimizer gets ``T`` relabelled as level
     1 and every other fidelity of the benchmark with fewer epochs than ``T`` as
-    level 0 (so with ``T = ce12`` only the ``ce12@E`` curve points remain, and
-    with ``T = 200`` also ``ce12`` and added low fidelities such as KD tables).
+    level 0 (with ``T = 200``: ``ce12`` and added low fidelities such as KD
+    tables), leaving out every fidelity measured on test images (CIFAR-10's
+    ``ce12@E`` curve): those are for analysis only, and no target may be one.
 
 Seeds
     The optimizer's generator is ``np.random.default_rng(seed)``; when the
@@ -49,7 +50,7 @@ from __future__ import annotations
 import heapq
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -102,11 +103,15 @@ class Run:
 
 
 def search_fidelities(benchmark: Benchmark, target: str) -> dict[str, Fidelity]:
-    """The fidelities an optimizer may use under ``target`` (see the module docstring)."""
+    """The fidelities an optimizer may use under ``target`` (see the module docstring); never one measured
+    on test images."""
     top = benchmark.fidelity(target)
-    lower = [f for f in benchmark.fidelities.values() if f.epochs < top.epochs]
-    out = {f.name: Fidelity(f.name, f.epochs, 0, f.description) for f in sorted(lower, key=lambda f: (f.epochs, f.name))}
-    out[top.name] = Fidelity(top.name, top.epochs, 1, top.description)
+    if not top.searchable:
+        raise UserError(f"fidelity {target!r} is measured on {top.measured_on} images, the report's; no search "
+                        f"may use it (searchable: {', '.join(n for n, f in benchmark.fidelities.items() if f.searchable)})")
+    lower = [f for f in benchmark.fidelities.values() if f.epochs < top.epochs and f.searchable]
+    out = {f.name: replace(f, level=0) for f in sorted(lower, key=lambda f: (f.epochs, f.name))}
+    out[top.name] = replace(top, level=1)
     return out
 
 
