@@ -6,6 +6,7 @@ import sys
 import click
 
 from mfkdbench.errors import UserError
+from mfkdbench.search.presets import DEFAULT_PRESET
 
 DATA_OPTION = click.option(
     "--data", "data", envvar="MFKDBENCH_DATA", default=None, metavar="PATH",
@@ -66,13 +67,16 @@ def arch(arch, dataset, fidelity, data):
 # ---- run (one search on the simulated clock) -----------------------------------
 
 @cli.command("run")
-@click.option("--optimizer", required=True, help="Registered optimizer name (random, rea, reinforce, ...).")
+@click.option("--optimizer", required=True,
+              help="NAME (at the target fidelity) or NAME@FIDELITY for a single-fidelity search (rea@ce12, random@nst12).")
 @click.option("--dataset", required=True, help="cifar10, cifar100, imagenet16-120 or a named subset.")
-@click.option("--preset", default="nb201-iclr20", show_default=True,
-              help="Protocol: nb201-iclr20, nats-tpami21, nats-hf200 or hf200 (budget and search fidelity).")
+@click.option("--preset", default=DEFAULT_PRESET, show_default=True,
+              help="Protocol: head-to-head, nb201-iclr20, nats-tpami21, nats-hf200 or hf200 (budget and target fidelity).")
 @click.option("--budget", "seconds", type=float, default=None, help="Simulated seconds (default: the preset's).")
 @click.option("--evaluations", type=int, default=None, help="Also stop after this many evaluations.")
-@click.option("--workers", type=int, default=1, show_default=True, help="Asynchronous workers.")
+@click.option("--sim-workers", type=int, default=1, show_default=True,
+              help="Asynchronous workers inside the simulated search (as in compare).")
+@click.option("--workers", type=int, default=None, hidden=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--seed-mode", type=click.Choice(["mean", "sample"]), default="mean", show_default=True,
               help="High fidelity: mean over NB201's training seeds, or one seed drawn per evaluation.")
@@ -82,13 +86,16 @@ def arch(arch, dataset, fidelity, data):
 @click.option("--timing", is_flag=True, help="Also print wall-clock timings (output then differs between runs).")
 @LOWFI_STORE_OPTION
 @DATA_OPTION
-def run(optimizer, dataset, preset, seconds, evaluations, workers, seed, seed_mode, cut_last, charge_overhead,
-        timing, lowfi_store, data):
+def run(optimizer, dataset, preset, seconds, evaluations, sim_workers, workers, seed, seed_mode, cut_last,
+        charge_overhead, timing, lowfi_store, data):
     """Run one search on the simulated clock and print the incumbent's trajectory."""
     from mfkdbench.search.run import run_command
 
+    if workers is not None:
+        raise UserError("--workers means parallel processes (compare, paper); one search runs in one process: "
+                        "simulated asynchronous workers are --sim-workers")
     click.echo(run_command(optimizer, dataset, preset, timing=timing, seconds=seconds, evaluations=evaluations,
-                           overshoot=not cut_last, n_workers=workers, seed=seed, seed_mode=seed_mode,
+                           overshoot=not cut_last, n_workers=sim_workers, seed=seed, seed_mode=seed_mode,
                            charge_overhead=charge_overhead, data=data, lowfi_store=lowfi_store))
 
 
@@ -168,8 +175,9 @@ def _optimizer_list(ctx, param, value):
 @click.option("--dataset", required=True, help="cifar10, cifar100, imagenet16-120 or a named subset.")
 @click.option("--seeds", type=int, default=20, show_default=True, help="Seeds per optimizer (0 .. N-1).")
 @click.option("--optimizers", callback=_optimizer_list, default=None,
-              help="Comma-separated names (default: every registered optimizer the data supports).")
-@click.option("--preset", default=None, help="Protocol (default nats-hf200): nb201-iclr20, nats-tpami21, nats-hf200, hf200.")
+              help="Comma-separated NAME or NAME@FIDELITY (default: the grid of every family, docs/protocol.md).")
+@click.option("--preset", default=None,
+              help=f"Protocol (default {DEFAULT_PRESET}): head-to-head, nb201-iclr20, nats-tpami21, nats-hf200, hf200.")
 @click.option("--budget", "budget_s", type=float, default=None,
               help="Simulated seconds instead of a preset (searches the 200-epoch fidelity).")
 @click.option("--target-fidelity", default=None, help="Override the fidelity searched on (e.g. 200, ce12).")
@@ -182,7 +190,7 @@ def _optimizer_list(ctx, param, value):
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Dask scheduler address (default with --executor dask: a local cluster).")
 @click.option("--out", default=None, help="Output folder (default results/DATASET); rerun to resume.")
-@click.option("--reference", default=None, help="Reference optimizer of the Wilcoxon tests (default: mfkd, else mf-ce, else the first by name).")
+@click.option("--reference", default=None, help="Reference optimizer of the Wilcoxon tests (default: mfkd where it ran, else mf-ce; the output says which).")
 @click.option("--target-regret", type=float, default=None, help="Regret (pp) of 'time to target' (default 0.5).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @LOWFI_STORE_OPTION
@@ -199,7 +207,7 @@ def compare(dataset, seeds, optimizers, preset, budget_s, target_fidelity, sim_w
 
 @cli.command("figures")
 @click.option("--results", required=True, help="A compare output folder, or a folder of them.")
-@click.option("--reference", default=None, help="Reference optimizer of the Wilcoxon tests (default: mfkd, else mf-ce, else the first by name).")
+@click.option("--reference", default=None, help="Reference optimizer of the Wilcoxon tests (default: mfkd where it ran, else mf-ce; the output says which).")
 @click.option("--target-regret", type=float, default=None, help="Regret (pp) of 'time to target' (default 0.5).")
 def figures(results, reference, target_regret):
     """Regenerate every table and figure from stored results, running nothing."""

@@ -187,4 +187,4 @@ class BOHBNB201(BOHB):
     def make_ladder(self, rungs) -> list[str]:
         if rungs is not None:
             raise UserError(f"{self.name} evaluates every rung at one fidelity; it takes no rungs option")
-        return ["ce12" if "ce12" in self.fidelities else self.high] * hpbandster_levels(*NB201_BUDGETS, self.eta)
+        return [self.high] * hpbandster_levels(*NB201_BUDGETS, self.eta)

@@ -5,11 +5,11 @@ import time
 
 from mfkdbench.nb201.benchmark import Benchmark
 from mfkdbench.lowfi.catalog import load_benchmark
-from mfkdbench.search.presets import get_preset
+from mfkdbench.search.presets import DEFAULT_PRESET, get_preset
 from mfkdbench.search.simulator import Budget, Run, simulate
 
 
-def run_preset(optimizer: str, dataset: str, preset: str = "nb201-iclr20", *, seconds: float | None = None,
+def run_preset(optimizer: str, dataset: str, preset: str = DEFAULT_PRESET, *, seconds: float | None = None,
                evaluations: int | None = None, overshoot: bool = True, n_workers: int = 1, seed: int = 0,
                seed_mode: str = "mean", charge_overhead: bool = False, data: str | None = None,
                optimizer_options: dict | None = None, lowfi_store: str | None = None) -> tuple[Benchmark, Run]:
@@ -41,8 +41,10 @@ def run_text(benchmark: Benchmark, run: Run, preset: str, timing: bool = False, 
     lines = [
         f"{run.optimizer} on {run.benchmark}, preset {preset}, seed {run.seed}, {cfg['n_workers']} worker(s), "
         f"seed mode {cfg['seed_mode']}",
-        f"search metric: validation accuracy at fidelity {cfg['target_fidelity']}; budget: {' and '.join(limits)}",
-        f"evaluations: {len(ev)}, simulated time used: {end:.1f} s",
+        f"{cfg['family']} search, target fidelity {cfg['target_fidelity']}, fidelities on offer: "
+        f"{', '.join(cfg['fidelities'])}; budget: {' and '.join(limits)}",
+        f"recommends: {cfg['recommendation']}",
+        f"evaluations: {len(ev)}, simulated time used: {end:.1f} s; per fidelity: {per_fidelity(ev)}",
         f"incumbent trajectory ({run.report_metric} looked up after the search, never shown to the optimizer):",
         f"{'time_s':>10} {'n_evals':>7} {'index':>6} {'fidelity':>8} {'score':>8} {run.report_metric:>12}  arch",
     ]
@@ -63,7 +65,13 @@ def run_text(benchmark: Benchmark, run: Run, preset: str, timing: bool = False, 
     return "\n".join(lines)
 
 
-def run_command(optimizer: str, dataset: str, preset: str, *, timing: bool = False, **kwargs) -> str:
+def per_fidelity(evaluations) -> str:
+    """``ce12 30 evals 6,012 s, 200 8 evals 31,221 s``: evaluations and simulated time at each fidelity."""
+    groups = evaluations.groupby("fidelity", sort=False)["cost"].agg(["size", "sum"])
+    return ", ".join(f"{name} {int(n)} evals {t:,.0f} s" for name, (n, t) in groups.iterrows()) or "none"
+
+
+def run_command(optimizer: str, dataset: str, preset: str = DEFAULT_PRESET, *, timing: bool = False, **kwargs) -> str:
     """Run a search and return its summary text."""
     t0 = time.perf_counter()
     benchmark, run = run_preset(optimizer, dataset, preset, **kwargs)
