@@ -71,6 +71,13 @@ class Optimizer:
         """Result of a finished trial: search score (NaN if it failed) and cost in seconds."""
         raise NotImplementedError
 
+    #: whether the trial that ends after the time budget still counts (NB201's rule); False: the simulator cuts it
+    overshoot: bool = True
+
+    def recommends(self, trial: Trial) -> bool:
+        """Whether the trial just told may become the incumbent (default: every one)."""
+        return True
+
 
 _REGISTRY: dict[str, type[Optimizer]] = {}
 _DISCOVERED = False

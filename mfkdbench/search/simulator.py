@@ -20,7 +20,9 @@ Budget (:class:`Budget`)
     ``evaluations`` trials have started. ``overshoot=True`` (NB201's scripts:
     ``while total_time < budget: evaluate``) keeps every started trial, so the
     last ones may end after the budget; ``overshoot=False`` drops trials that
-    would end after it (never told to the optimizer, not in the trajectory).
+    would end after it (never told to the optimizer, not in the trajectory);
+    an optimizer whose ``overshoot`` is False (``bohb-nb201``, as NB201's
+    script) always runs under the latter, recorded in ``Run.config``.
 
 Optimizer overhead
     The wall time spent in ``ask``/``tell`` is measured and reported as
@@ -51,7 +53,9 @@ Seeds
 
 Incumbent
     The best search score among evaluations at the highest fidelity observed so
-    far (NaN scores never count; ties keep the earlier one). Its report metric
+    far (NaN scores never count; ties keep the earlier one), among the trials
+    the optimizer ``recommends`` (all of them but for ``bohb-nb201``, whose
+    incumbent comes from its top rung). Its report metric
     (test accuracy) is looked up afterwards and never reaches the optimizer.
 """
 from __future__ import annotations
@@ -178,6 +182,8 @@ def simulate(benchmark: Benchmark, optimizer: str, seed: int, budget: Budget, *,
     search = resolve_search(benchmark, optimizer, target_fidelity)
     options = dict(optimizer_options or {})
     opt = make_optimizer(search.optimizer, benchmark.space, search.fidelities, np.random.default_rng(seed), **options)
+    if not opt.overshoot:
+        budget = replace(budget, overshoot=False)
     noise = None
     if benchmark.seed_mode == "sample":
         noise = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
@@ -221,7 +227,8 @@ class _Loop:
             self.now = max(self.now, end)
             self.evals.append((trial_id, worker, start, end, trial.index, trial.fidelity, score, cost))
             self.timed(self.opt.tell, trial, score, cost)
-            self.update_incumbent(trial, score, end)
+            if self.opt.recommends(trial):
+                self.update_incumbent(trial, score, end)
             heapq.heappush(self.idle, worker)
             self.fill()
 

@@ -132,12 +132,22 @@ def test_bohb_beats_hyperband_on_average(c10):
 
 
 def test_bohb_nb201_ignores_budgets_like_nb201(c10):
-    run = simulate(c10, "bohb-nb201", 0, Budget(evaluations=13))  # first bracket: 9 -> 3 -> 1, all on ce12
+    run = simulate(c10, "bohb-nb201@ce12", 0, Budget(evaluations=13))  # first bracket: 9 -> 3 -> 1, all on ce12
     ev = run.evaluations
+    assert run.optimizer == "bohb-nb201@ce12" and run.config["family"] == "low-fidelity-only"
     assert set(ev["fidelity"]) == {"ce12"}
     best9 = ev.iloc[:9].sort_values("score", ascending=False, kind="stable")["index"]
     assert list(ev["index"].iloc[9:12]) == list(best9[:3])  # promotions re-evaluate the same cells
     assert ev["index"].iloc[12] == best9.iloc[0] and ev["cost"].iloc[12] == ev.loc[ev["index"] == best9.iloc[0], "cost"].iloc[0]
+    # the incumbent comes from the top rung only: nothing before the 13th result
+    assert list(run.incumbents["n_evals"]) == [13] and run.final_index == best9.iloc[0]
+
+
+def test_bohb_nb201_drops_the_evaluation_crossing_the_budget(c10):
+    run = simulate(c10, "bohb-nb201@ce12", 1, Budget(seconds=12000))
+    assert run.config["budget"]["overshoot"] is False and run.evaluations["end"].max() <= 12000
+    opt = make_optimizer("bohb-nb201", c10.space, search_fidelities(c10, "ce12"), np.random.default_rng(0))
+    assert (opt.num_samples, opt.random_fraction, opt.min_bandwidth) == (4, 0.0, 0.3)
 
 
 def test_bohb_nb201_reproduces_the_nb201_table(c10):
