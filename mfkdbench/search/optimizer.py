@@ -26,6 +26,7 @@ import importlib
 import pkgutil
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -58,7 +59,7 @@ class Optimizer:
         if options:
             raise UserError(f"optimizer {self.name!r} has no option(s) {', '.join(sorted(options))}")
 
-    @property
+    @cached_property
     def high(self) -> str:
         """Name of the target (highest-level) fidelity."""
         return max(self.fidelities.values(), key=lambda f: (f.level, f.epochs)).name
