@@ -68,6 +68,15 @@ Notes on the differences (see mfkdbench/nb201/benchmark.py and mfkdbench/search/
   hand-written Aitchison-Aitken kernel of baselines/bohb.py, so its proposals differ in detail."""
 
 
+def _record(label: str, bench, finals: np.ndarray, runs: list) -> dict:
+    """One table row: our mean/std of ``finals`` on ``bench`` beside the published numbers."""
+    published = PUBLISHED.get(label, {}).get(bench.dataset, (np.nan, np.nan))
+    return {"optimizer": label, "dataset": bench.dataset, "mean": finals.mean(), "std": finals.std(),
+            "published_mean": published[0], "published_std": published[1],
+            "evals": np.mean([len(r.evaluations) for r in runs]), "optimum": bench.optimum,
+            "published_optimum": PUBLISHED_OPTIMUM[bench.dataset]}
+
+
 def reproduce_nb201(n_seeds: int, datasets=DATASETS, rows: dict[str, tuple[str, dict]] | None = None,
                     data: str | None = None, evaluations: int | None = None) -> pd.DataFrame:
     """One row per (label, dataset): mean/std of the final test accuracy over ``n_seeds`` runs.
@@ -86,14 +95,7 @@ def reproduce_nb201(n_seeds: int, datasets=DATASETS, rows: dict[str, tuple[str, 
                 continue
             runs = [simulate(bench, name, seed, budget, target_fidelity=preset.target_fidelity,
                              optimizer_options=options) for seed in range(n_seeds)]
-            finals = np.array([r.final_report for r in runs])
-            published = PUBLISHED.get(label, {}).get(bench.dataset, (np.nan, np.nan))
-            records.append({
-                "optimizer": label, "dataset": bench.dataset, "mean": finals.mean(), "std": finals.std(),
-                "published_mean": published[0], "published_std": published[1],
-                "evals": np.mean([len(r.evaluations) for r in runs]), "optimum": bench.optimum,
-                "published_optimum": PUBLISHED_OPTIMUM[bench.dataset],
-            })
+            records.append(_record(label, bench, np.array([r.final_report for r in runs]), runs))
     return pd.DataFrame.from_records(records)
 
 
@@ -112,15 +114,8 @@ def transfer_nb201(n_seeds: int, datasets=DATASETS, rows: dict[str, tuple[str, d
         runs = [simulate(search, name, seed, Budget(preset.budget_for("cifar10")),
                          target_fidelity=preset.target_fidelity, optimizer_options=options) for seed in range(n_seeds)]
         cells = np.array([r.final_index for r in runs])
-        for dataset, bench in reports.items():
-            finals = np.asarray(bench.report(cells), dtype=float)
-            published = PUBLISHED.get(label, {}).get(bench.dataset, (np.nan, np.nan))
-            records.append({
-                "optimizer": label, "dataset": bench.dataset, "mean": finals.mean(), "std": finals.std(),
-                "published_mean": published[0], "published_std": published[1],
-                "evals": np.mean([len(r.evaluations) for r in runs]), "optimum": bench.optimum,
-                "published_optimum": PUBLISHED_OPTIMUM[bench.dataset],
-            })
+        records += [_record(label, bench, np.asarray(bench.report(cells), dtype=float), runs)
+                    for bench in reports.values()]
     return pd.DataFrame.from_records(records)
 
 

@@ -176,7 +176,8 @@ def test_checkpoint_columns_follow_the_incumbent():
             self.optimizer, self.seed, self.overhead_s = name, seed, 0.0
             self.incumbents = pd.DataFrame({"time": times, "report": reports})
             self.final_report = reports[-1]
-            self.evaluations = pd.DataFrame({"fidelity": fidelities, "cost": [10.0] * len(fidelities)})
+            costs = [100.0 if f == "200" else 10.0 for f in fidelities]
+            self.evaluations = pd.DataFrame({"fidelity": fidelities, "cost": costs})
 
     runs = [R("a", s, [10.0, 100.0], [90.0, 94.0], ["ce12", "ce12", "200"]) for s in range(2)]
     runs += [R("b", s, [5.0], [92.0], ["200"]) for s in range(2)]
@@ -184,7 +185,7 @@ def test_checkpoint_columns_follow_the_incumbent():
     assert list(checkpoint_ranks(out, "final@20").sort_index()) == [2.0, 1.0]
     table = summary_table(out, checkpoints_s=(20.0, 100.0), optimum=94.0).set_index("optimizer")
     assert table.loc["a", "final@20"] == 90.0 and table.loc["a", "regret@100"] == 0.0 and table.loc["a", "rank@100"] == 1
-    assert table.loc["a", "evals:ce12"] == 2 and table.loc["a", "share:200"] == pytest.approx(1 / 3)
+    assert table.loc["a", "evals:ce12"] == 2 and table.loc["a", "share:200"] == pytest.approx(100 / 120)
     assert table.loc["b", "evals:ce12"] == 0 and table.loc["b", "share:200"] == 1.0
 
 
