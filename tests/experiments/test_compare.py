@@ -290,3 +290,15 @@ def test_figures_without_results_is_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["figures", "--results", str(tmp_path)])
     assert capsys.readouterr().err.startswith("error: no results in")
+
+
+def test_time_per_fidelity_covers_every_optimizer():
+    from types import SimpleNamespace
+
+    from mfkdbench.report.figures import fidelity_split
+
+    def run(name, fidelities, costs):
+        return SimpleNamespace(optimizer=name, evaluations=pd.DataFrame({"fidelity": fidelities, "cost": costs}))
+
+    split = fidelity_split([run("rea@ce12", ["ce12"] * 3, [1.0] * 3), run("mfkd", ["nst12", "200"], [1.0, 3.0])])
+    assert split.loc["rea@ce12", "ce12"] == 1.0 and split.loc["mfkd", "200"] == 0.75
