@@ -202,8 +202,11 @@ def test_run_command_is_reproducible_and_errors_are_one_line(data_dir):
     assert "final test_acc_200:" in first.output and "timing" not in first.output
     timed = CliRunner().invoke(cli, args + ["--timing"])
     assert "timing (wall clock" in timed.output
-    other = CliRunner().invoke(cli, args[:-4] + ["--seed", "1", "--workers", "4", "--data", str(data_dir)])
+    other = CliRunner().invoke(cli, args[:-4] + ["--seed", "1", "--sim-workers", "4", "--data", str(data_dir)])
     assert other.exit_code == 0 and other.output != first.output and "4 worker(s)" in other.output
+    assert "rea@ce12 on cifar10" in first.output and "target-only search" in first.output
+    processes = CliRunner().invoke(cli, args + ["--workers", "4"])
+    assert processes.exit_code != 0 and "--workers means parallel processes" in str(processes.exception)
 
 
 def test_run_command_bad_input_exits_2(data_dir, capsys):
