@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from mfkdbench.report import figures
@@ -83,7 +84,7 @@ def render(folder: str | Path, reference: str | None = None,
     table.to_csv(files[0], index=False)
     caption = (f"{bench}: final {metric} over seeds; optimum {optimum:.2f}; target = regret <= {target_regret} pp; "
                f"budget {manifest['budget_s']:.0f} simulated s ({manifest.get('preset') or 'custom'})")
-    md = f"# {bench}\n\n{caption}\n\n" + markdown(header, rows) + _notes(runs, out)
+    md = f"# {bench}\n\n{caption}\n\n" + markdown(header, rows) + _notes(runs, out, optimum)
     files[1].write_text(md)
     files[2].write_text(latex(header, rows, caption))
     out.to_csv(files[3], index=False)
@@ -113,7 +114,7 @@ def render(folder: str | Path, reference: str | None = None,
     return Rendered(folder, md + "\n" + text, files)
 
 
-def _notes(runs: list, out: pd.DataFrame) -> str:
+def _notes(runs: list, out: pd.DataFrame, optimum: float) -> str:
     """Families, how low-fidelity-only searches recommend, and rows that are identical (with why)."""
     families: dict[str, list[str]] = {}
     for r in runs:
@@ -125,8 +126,11 @@ def _notes(runs: list, out: pd.DataFrame) -> str:
         lines.append("- low-fidelity-only searches never evaluate the target fidelity: they recommend their best "
                      "cell by their own search score (NB201's protocol)")
     for group in identical_rows(out):
-        lines.append(f"- identical in every seed: {', '.join(group)} (with the same seed they start from the same "
-                     "random cells, and the budget ended before their choices differed)")
+        finals = out[out["optimizer"] == group[0]]["final"]
+        why = ("each found the optimum in every seed" if np.allclose(finals, optimum) else
+               "with the same seed they start from the same random cells, and the budget ended before their "
+               "choices differed")
+        lines.append(f"- identical in every seed: {', '.join(group)} ({why})")
     return "\n" + "\n".join(lines) + "\n"
 
 

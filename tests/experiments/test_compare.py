@@ -302,3 +302,11 @@ def test_time_per_fidelity_covers_every_optimizer():
 
     split = fidelity_split([run("rea@ce12", ["ce12"] * 3, [1.0] * 3), run("mfkd", ["nst12", "200"], [1.0, 3.0])])
     assert split.loc["rea@ce12", "ce12"] == 1.0 and split.loc["mfkd", "200"] == 0.75
+
+
+def test_identical_rows_are_named():
+    from mfkdbench.report.summary import identical_rows
+
+    out = pd.DataFrame({"optimizer": ["a", "a", "b", "b", "c", "c"], "seed": [0, 1] * 3,
+                        "final": [70.0, 71.0, 70.0, 71.0, 70.0, 72.0]})
+    assert identical_rows(out) == [["a", "b"]]
