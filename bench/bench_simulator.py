@@ -73,6 +73,7 @@ def minimal_rea(scores, costs, space, seconds, rng, population: int = 10, sample
 def per_evaluation_ratio(bench, name: str, runs: int, budget: Budget, target: str) -> tuple[float, float, float]:
     """(simulator us/eval, minimal loop us/eval, ratio) for ``random`` or ``rea`` at ``target``."""
     scores, costs = bench.objective()._scores[target], bench.objective()._costs[target]
+    simulate(bench, name, 0, budget, target_fidelity=target)  # warm-up: the registry's imports
     t0, n_sim = time.perf_counter(), 0
     for seed in range(runs):
         n_sim += len(simulate(bench, name, seed, budget, target_fidelity=target).evaluations)
