@@ -31,6 +31,7 @@ SIM_WORKERS = click.IntRange(1, MAX_SIM_WORKERS)
 SEEDS = click.IntRange(1, MAX_SEEDS)
 EPOCHS = click.IntRange(1, MAX_EPOCHS)
 POSITIVE = click.IntRange(min=1)
+from mfkdbench.search.presets import DEFAULT_PRESET
 
 DATA_OPTION = click.option(
     "--data", "data", envvar="MFKDBENCH_DATA", default=None, metavar="PATH",
@@ -147,14 +148,17 @@ def arch(arch, dataset, fidelity, as_json, data):
 # ---- run (one search on the simulated clock) -----------------------------------
 
 @cli.command("run")
-@click.option("--optimizer", required=True, help="Registered optimizer name (random, rea, reinforce, ...).")
+@click.option("--optimizer", required=True,
+              help="NAME (at the target fidelity) or NAME@FIDELITY for a single-fidelity search (rea@ce12, random@nst12).")
 @click.option("--dataset", required=True, help="cifar10, cifar100, imagenet16-120 or a named subset.")
-@click.option("--preset", default="nb201-iclr20", show_default=True,
-              help="Protocol: nb201-iclr20, nats-tpami21, nats-hf200 or hf200 (budget and search fidelity).")
+@click.option("--preset", default=DEFAULT_PRESET, show_default=True,
+              help="Protocol: head-to-head, nb201-iclr20, nats-tpami21, nats-hf200 or hf200 (budget and target fidelity).")
 @click.option("--budget", "seconds", type=SECONDS, default=None,
               help=f"Simulated seconds (default: the preset's; refused if it buys over {MAX_EVALUATIONS:,} evaluations).")
 @click.option("--evaluations", type=POSITIVE, default=None, help="Also stop after this many evaluations.")
-@click.option("--workers", type=SIM_WORKERS, default=1, show_default=True, help="Asynchronous workers.")
+@click.option("--sim-workers", type=SIM_WORKERS, default=1, show_default=True,
+              help="Asynchronous workers inside the simulated search (as in compare).")
+@click.option("--workers", type=int, default=None, hidden=True)
 @click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--seed-mode", type=click.Choice(["mean", "sample"]), default="mean", show_default=True,
               help="High fidelity: mean over NB201's training seeds, or one seed drawn per evaluation.")
@@ -166,16 +170,19 @@ def arch(arch, dataset, fidelity, as_json, data):
 @LOWFI_STORE_OPTION
 @_live_options
 @DATA_OPTION
-def run(optimizer, dataset, preset, seconds, evaluations, workers, seed, seed_mode, cut_last, charge_overhead,
-        timing, as_json, lowfi_store, data, **live_options):
+def run(optimizer, dataset, preset, seconds, evaluations, sim_workers, workers, seed, seed_mode, cut_last,
+        charge_overhead, timing, as_json, lowfi_store, data, **live_options):
     """Run one search on the simulated clock and print the incumbent's trajectory (or all of it as JSON)."""
     from mfkdbench.search.run import run_command
 
+    if workers is not None:
+        raise UserError("--workers means parallel processes (compare, paper); one search runs in one process: "
+                        "simulated asynchronous workers are --sim-workers")
     live, lowfi_store = _live(dataset, data, lowfi_store=lowfi_store, **live_options)
     click.echo(run_command(optimizer, dataset, preset, timing=timing, as_json=as_json, seconds=seconds,
-                           evaluations=evaluations,
-                           overshoot=not cut_last, n_workers=workers, seed=seed, seed_mode=seed_mode,
-                           charge_overhead=charge_overhead, data=data, lowfi_store=lowfi_store, live=live))
+                           evaluations=evaluations, overshoot=not cut_last, n_workers=sim_workers, seed=seed,
+                           seed_mode=seed_mode, charge_overhead=charge_overhead, data=data, lowfi_store=lowfi_store,
+                           live=live))
 
 
 # ---- real training (train, lowfi build) -------------------------------------------
@@ -261,8 +268,9 @@ def _optimizer_list(ctx, param, value):
 @click.option("--dataset", required=True, help="cifar10, cifar100, imagenet16-120 or a named subset.")
 @click.option("--seeds", type=SEEDS, default=20, show_default=True, help="Seeds per optimizer (0 .. N-1).")
 @click.option("--optimizers", callback=_optimizer_list, default=None,
-              help="Comma-separated names (default: every registered optimizer the data supports).")
-@click.option("--preset", default=None, help="Protocol (default nats-hf200): nb201-iclr20, nats-tpami21, nats-hf200, hf200.")
+              help="Comma-separated NAME or NAME@FIDELITY (default: the grid of every family, docs/protocol.md).")
+@click.option("--preset", default=None,
+              help=f"Protocol (default {DEFAULT_PRESET}): head-to-head, nb201-iclr20, nats-tpami21, nats-hf200, hf200.")
 @click.option("--budget", "budget_s", type=SECONDS, default=None,
               help="Simulated seconds instead of a preset (searches the 200-epoch fidelity; refused if it buys "
                    f"over {MAX_EVALUATIONS:,} evaluations per search).")
@@ -277,7 +285,7 @@ def _optimizer_list(ctx, param, value):
               help="Dask scheduler address (default with --executor dask: a local cluster).")
 @click.option("--out", default=None,
               help="Output folder: new, empty or an earlier compare's (default results/DATASET); rerun to resume.")
-@click.option("--reference", default=None, help="Reference optimizer of the Wilcoxon tests (default: mfkd, else mf-ce, else the first by name).")
+@click.option("--reference", default=None, help="Reference optimizer of the Wilcoxon tests (default: mfkd where it ran, else mf-ce; the output says which).")
 @click.option("--target-regret", type=REGRET, default=None, help="Regret (pp) of 'time to target' (default 0.5).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @BAND_OPTION
@@ -297,7 +305,7 @@ def compare(dataset, seeds, optimizers, preset, budget_s, target_fidelity, sim_w
 
 @cli.command("figures")
 @click.option("--results", required=True, help="A compare output folder, or a folder of them.")
-@click.option("--reference", default=None, help="Reference optimizer of the Wilcoxon tests (default: mfkd, else mf-ce, else the first by name).")
+@click.option("--reference", default=None, help="Reference optimizer of the Wilcoxon tests (default: mfkd where it ran, else mf-ce; the output says which).")
 @click.option("--target-regret", type=REGRET, default=None, help="Regret (pp) of 'time to target' (default 0.5).")
 @BAND_OPTION
 def figures(results, reference, target_regret, band):

@@ -1,6 +1,6 @@
 """BANANAS (White et al., AAAI 2021): an ensemble of neural predictors on the path encoding.
 
-Loop (NASLib's ``Bananas`` defaults): ``num_init = 10`` random cells, then
+Loop (NASLib's ``Bananas`` loop): ``num_init = 10`` random cells, then
 rounds of: fit ``num_ensemble = 5`` MLPs on the path encodings
 (:func:`mfkdbench.nb201.encodings.path_encoding`) of all finished cells; make
 ``num_candidates = 100`` candidates by one-edge mutations of the
@@ -15,6 +15,12 @@ space (random unused cells stand in when no mutation is left, and ``ask``
 returns ``None`` when the space is used up). With parallel workers the
 predictor is fitted on the results in so far; until ``num_init`` of them are
 in, further cells are random.
+
+Differences from NASLib: the ensemble has 5 members (the BANANAS paper's
+size; NASLib's default ``num_ensemble`` is 3), and each member is a small
+MLP of 3 hidden layers of 20 units trained for 200 full-batch Adam steps
+(NASLib's MLP predictor is larger and trained by mini-batch epochs), so the
+predictions and therefore the proposals differ in detail.
 """
 from __future__ import annotations
 

@@ -163,28 +163,40 @@ def hpbandster_levels(min_budget: float, max_budget: float, eta: int) -> int:
 
 @register("bohb-nb201")
 class BOHBNB201(BOHB):
-    """BOHB as NAS-Bench-201 ran it (Dong & Yang, ICLR 2020; ``exps/algos/BOHB.py`` of AutoDL-Projects).
+    """BOHB as NAS-Bench-201 ran it (Dong & Yang, ICLR 2020; ``exps/algos/BOHB.py`` and
+    ``scripts-search/algos/BOHB.sh`` of AutoDL-Projects).
 
     That script gives hpbandster budgets 12..200 with ``eta = 3`` (3 rungs),
     but its worker ignores the budget: every evaluation, promotions included,
     returns the 12-epoch-schedule validation accuracy at the full 12-epoch
-    cost. So here every rung is the fidelity ``ce12`` (or the target where
-    ``ce12`` is not on offer), and a promotion evaluates the same cell again
-    at the same cost. The script's settings are the defaults:
-    ``min_bandwidth=0.3``, ``random_fraction=0.33``, ``num_samples=64``,
-    ``bandwidth_factor=3``. NB201's tables used a simulated budget of 12,000 s
-    on CIFAR-10 and searched with 12-epoch results: run it with
-    ``target_fidelity="ce12"`` to reproduce them.
+    cost. So here every rung is the search's one fidelity (``bohb-nb201@ce12``
+    is NB201's), and a promotion evaluates the same cell again at the same
+    cost. The script's settings are the defaults: ``num_samples=4``,
+    ``random_fraction=0``, ``bandwidth_factor=3`` (no effect on categorical
+    edges, see :class:`BOHB`), ``min_bandwidth=0.3``. As in the script, the
+    recommendation is the best cell evaluated on the top rung
+    (:meth:`recommends`), and the evaluation that would end after the time
+    budget is dropped (``overshoot = False``: the simulator cuts it).
     """
 
     multi_fidelity = False  # one fidelity for every evaluation
+    overshoot = False
 
-    def __init__(self, space, fidelities, rng, *, min_bandwidth: float = 0.3, random_fraction: float = 0.33,
-                 **options):
-        super().__init__(space, fidelities, rng, min_bandwidth=min_bandwidth, random_fraction=random_fraction,
-                         **options)
+    def __init__(self, space, fidelities, rng, *, num_samples: int = 4, random_fraction: float = 0.0,
+                 min_bandwidth: float = 0.3, **options):
+        super().__init__(space, fidelities, rng, num_samples=num_samples, random_fraction=random_fraction,
+                         min_bandwidth=min_bandwidth, **options)
+        self._last_on_top = False
 
     def make_ladder(self, rungs) -> list[str]:
         if rungs is not None:
             raise UserError(f"{self.name} evaluates every rung at one fidelity; it takes no rungs option")
-        return ["ce12" if "ce12" in self.fidelities else self.high] * hpbandster_levels(*NB201_BUDGETS, self.eta)
+        return [self.high] * hpbandster_levels(*NB201_BUDGETS, self.eta)
+
+    def tell(self, trial, score, cost):
+        self._last_on_top = self._pending[(trial.index, trial.fidelity)][0][1] == len(self.ladder) - 1
+        super().tell(trial, score, cost)
+
+    def recommends(self, trial) -> bool:
+        """Only results on the top rung can become the incumbent (hpbandster's incumbent on the largest budget)."""
+        return self._last_on_top

@@ -2,7 +2,9 @@
 neural architecture search" / "Local search is state of the art for NAS benchmarks", 2020/2021).
 
 The variant of NASLib's ``LocalSearch`` (best improvement): start from the
-best of ``num_init`` random cells, evaluate the whole one-edge neighbourhood
+best of ``num_init`` random cells (default 1: the search climbs from its
+first cell at once; NASLib's default is 10 random cells first, ``num_init=10``
+here), evaluate the whole one-edge neighbourhood
 of the current cell in random order, move to the best neighbour if it beats
 the current cell, otherwise (a local optimum) restart from a new random cell.
 Cells already evaluated are not evaluated again (their scores are reused), so

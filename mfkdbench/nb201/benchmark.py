@@ -17,7 +17,13 @@ search by construction.
 
 Fidelities (:class:`Fidelity`): ``200`` (high fidelity, NB201's 200-epoch
 schedule), ``ce12`` (NB201's separate 12-epoch schedule, plain cross-entropy)
-and, for CIFAR-10, ``ce12@E`` (accuracy after epoch E of that schedule). Other
+and, for CIFAR-10, ``ce12@E`` (accuracy after epoch E of that schedule). Each
+fidelity says which images it was measured on (``measured_on``): ``ce12@E`` is
+the CIFAR-10 *test* accuracy of that short run, the same images as the report
+metric, so it is there for analysis only (``mfkdbench arch``, the correlation
+study): :meth:`Benchmark.objective` and
+:func:`mfkdbench.search.simulator.search_fidelities` never offer a fidelity
+measured on test images. Other
 low fidelities (knowledge distillation tables, stores) come as
 :class:`FidelityTable` objects from :mod:`mfkdbench.lowfi`, and one trained on
 demand during a search as a :class:`LazyFidelity` (its score and cost resolved
@@ -40,6 +46,8 @@ from mfkdbench.nb201.space import SearchSpace
 from mfkdbench.nb201.tables import Tables
 
 HIGH = "200"
+#: ``Fidelity.measured_on``: the validation split (a search may see it) or the report's test images (never)
+VALIDATION, TEST = "validation", "test"
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,12 @@ class Fidelity:
     epochs: int
     level: int  # 1 = the target (high) fidelity, 0 = a low fidelity
     description: str
+    measured_on: str = VALIDATION  # TEST: measured on the report's test images, offered to no search
+
+    @property
+    def searchable(self) -> bool:
+        """Whether a search may see this fidelity (measured on validation data)."""
+        return self.measured_on == VALIDATION
 
 
 @dataclass(frozen=True)
@@ -89,7 +103,8 @@ def nb201_fidelities(tables: Tables, dataset: str) -> list[FidelityTable]:
     if tables.has(dataset, "curve_12"):
         curve = tables.get(dataset, "curve_12")
         for e in range(1, 13):
-            fid = Fidelity(f"ce12@{e}", e, 0, f"12-epoch schedule after epoch {e} (test split of that separate short run)")
+            fid = Fidelity(f"ce12@{e}", e, 0, f"12-epoch schedule after epoch {e}, CIFAR-10 test images "
+                                              "(the report's images: analysis only, never searched)", TEST)
             out.append(FidelityTable(fid, curve[:, e - 1], time_200 * e / 200))
     return out
 
@@ -105,12 +120,16 @@ class Evaluation:
 class Objective:
     """Optimizer-facing evaluations: search metric and cost, nothing else.
 
-    It holds copies of the search-score and cost columns only.
+    It holds the search-score and cost columns of fidelities measured on
+    validation data only; a fidelity measured on test images is refused.
     """
 
     def __init__(self, scores: dict[str, np.ndarray], costs: dict[str, np.ndarray],
                  seed_scores: np.ndarray | None, fidelities: dict[str, Fidelity],
                  resolvers: dict[str, Callable[[int], tuple[float, float]]] | None = None):
+        leaked = [f.name for f in fidelities.values() if not f.searchable]
+        if leaked or set(scores) | set(resolvers or {}) != set(fidelities):
+            raise ValueError(f"an objective offers only validation fidelities, got {leaked or sorted(scores)}")
         self._scores = scores
         self._costs = costs
         self._seed_scores = seed_scores
@@ -162,13 +181,16 @@ class Benchmark:
 
     # ---- search side ------------------------------------------------------
     def objective(self) -> Objective:
-        """The search side only, for evaluations inside a search (read-only views: no copy per run)."""
+        """The search side only, for evaluations inside a search (read-only views: no copy per run):
+        the fidelities measured on validation data."""
         seeds = None
         if self.seed_mode == "sample":
             seeds = _read_only(self.tables.get(self.dataset, "val_acc_200_seeds"))
-        return Objective({k: _read_only(v) for k, v in self._scores.items()},
-                         {k: _read_only(v) for k, v in self._costs.items()}, seeds, dict(self.fidelities),
-                         dict(self._resolvers))
+        names = [n for n, f in self.fidelities.items() if f.searchable]
+        return Objective({n: _read_only(self._scores[n]) for n in names if n in self._scores},
+                         {n: _read_only(self._costs[n]) for n in names if n in self._costs}, seeds,
+                         {n: self.fidelities[n] for n in names},
+                         {n: r for n, r in self._resolvers.items() if n in names})
 
     def fidelity(self, name: str) -> Fidelity:
         if name not in self.fidelities:

@@ -64,7 +64,7 @@ METRICS = {
     "time_200": "200-epoch training time, seconds",
     "val_acc_12": "12-epoch schedule validation accuracy [search, CE low fidelity]",
     "test_acc_12": "12-epoch schedule test accuracy [report only]",
-    "curve_12": "12-epoch schedule accuracy after each epoch",
+    "curve_12": "12-epoch schedule accuracy after each epoch (CIFAR-10: test images) [analysis only]",
     "params_mb": "parameters, millions",
     "flops_m": "FLOPs, millions",
     "latency_s": "inference latency, seconds",
@@ -73,6 +73,9 @@ METRICS = {
     "nst12_time": "12-epoch CE+25*NST training time on the authors' GPU, seconds",
     "nst12_curve_val": "CE+25*NST validation accuracy after each of the 12 epochs",
 }
+
+#: metrics measured on the report's test images: no search may see them, at any fidelity
+TEST_METRICS = ("test_acc_200", "test_acc_12", "curve_12", "nst12_test")
 
 
 def canonical_dataset(name: str) -> str:

@@ -89,7 +89,7 @@ def protocol_html(results) -> str:
     """The protocol of a comparison from its manifest, and each optimizer's family and fidelities used."""
     m, runs = results.manifest, results.runs
     seeds = runs.groupby("optimizer")["seed"].nunique()
-    checkpoints = m.get("checkpoints")
+    checkpoints = m.get("checkpoints_s")
     rows = [
         ("benchmark", f"{m['benchmark']} (dataset {m.get('dataset', '-')})"),
         ("budget", f"{m['budget_s']:,.0f} simulated s" + (f", preset {m['preset']}" if m.get("preset") else "")),

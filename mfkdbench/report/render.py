@@ -1,14 +1,17 @@
 """Tables, statistics and figures of one stored comparison, rendered from its result store alone.
 
 Reference of the Wilcoxon tests: the ``reference`` argument, else ``mfkd`` when
-the results hold it, else ``mf-ce``, else the first optimizer in alphabetical
-order.
+the results hold it, else ``mf-ce`` (its cross-entropy ablation, the closest
+method where no KD data exists); the statistics say which and why. Without
+either and without ``reference`` there are no Wilcoxon tests (never a silent
+alphabetical choice).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from mfkdbench.report import figures, style
@@ -16,7 +19,8 @@ from mfkdbench.errors import UserError
 from mfkdbench.report.stats import friedman, wilcoxon_vs_reference
 from mfkdbench.checks import check_writable
 from mfkdbench.experiments.store import STORE_FILE, ResultStore
-from mfkdbench.report.summary import DEFAULT_TARGET_REGRET, display_rows, latex, markdown, outcomes, summary_table
+from mfkdbench.report.summary import (DEFAULT_TARGET_REGRET, display_rows, identical_rows, latex, markdown, outcomes,
+                                      summary_table)
 
 #: MF-KD, else its cross-entropy ablation (the method with the data at hand)
 PREFERRED_REFERENCES = ("mfkd", "mf-ce")
@@ -31,19 +35,26 @@ class Rendered:
     files: list[Path]
 
 
-def choose_reference(names: list[str], reference: str | None = None) -> str:
-    """The Wilcoxon reference: ``reference`` if given, else the first of :data:`PREFERRED_REFERENCES` present,
-    else the first optimizer in alphabetical order."""
+def choose_reference(names: list[str], reference: str | None = None) -> tuple[str | None, str]:
+    """The Wilcoxon reference and why: ``reference`` if given, else the first of :data:`PREFERRED_REFERENCES`
+    present, else ``None`` (no Wilcoxon tests)."""
     if reference is not None:
         if reference not in names:
             raise UserError(f"reference optimizer {reference!r} is not in the results; they hold {', '.join(names)}")
-        return reference
-    return next((name for name in PREFERRED_REFERENCES if name in names), sorted(names)[0])
+        return reference, "given with --reference"
+    if "mfkd" in names:
+        return "mfkd", "the method under study, which ran here"
+    if "mf-ce" in names:
+        return "mf-ce", ("mfkd did not run here (no nst12 knowledge-distillation fidelity on this benchmark): "
+                         "its cross-entropy ablation mf-ce is the closest method")
+    return None, "neither mfkd nor mf-ce is in the results and no --reference was given: no Wilcoxon tests"
 
 
-def _stats_text(scores: pd.DataFrame, reference: str, metric: str) -> tuple[str, pd.DataFrame, object]:
-    lines = [f"## Statistics ({metric}, {len(scores)} seeds that every optimizer ran)\n"]
-    wil = wilcoxon_vs_reference(scores, reference) if scores.shape[1] >= 2 and len(scores) >= 2 else None
+def _stats_text(scores: pd.DataFrame, reference: str | None, why: str, metric: str) -> tuple[str, pd.DataFrame, object]:
+    lines = [f"## Statistics ({metric}, {len(scores)} seeds that every optimizer ran)\n",
+             f"Reference: **{reference or 'none'}** ({why}).\n"]
+    testable = reference is not None and scores.shape[1] >= 2 and len(scores) >= 2
+    wil = wilcoxon_vs_reference(scores, reference) if testable else None
     if wil is not None:
         lines.append(f"Wilcoxon signed-rank tests against **{reference}**, Holm-corrected (alpha = 0.05):\n")
         rows = [[r.optimizer, f"{r.median_diff:+.3f}", f"{r.wins}/{r.ties}/{r.losses}", f"{r.p_value:.3g}",
@@ -70,22 +81,23 @@ def render(folder: str | Path, reference: str | None = None,
     if not runs or manifest is None:
         raise UserError(f"no finished cells in {folder / STORE_FILE}")
     bench, metric, optimum = manifest["benchmark"], manifest["report_metric"], manifest["optimum"]
-    out = outcomes(runs, optimum, target_regret)
-    table = summary_table(out)
-    header, rows = display_rows(table)
+    checkpoints = tuple(manifest.get("checkpoints_s") or ())
+    out = outcomes(runs, optimum, target_regret, checkpoints)
+    table = summary_table(out, checkpoints_s=checkpoints, optimum=optimum)
+    header, rows = display_rows(table, checkpoints)
     files = [folder / "summary.csv", folder / "summary.md", folder / "summary.tex", folder / "outcomes.csv"]
     table.to_csv(files[0], index=False)
     caption = (f"{bench}: final {metric} over seeds; optimum {optimum:.2f}; target = regret <= {target_regret} pp; "
                f"budget {manifest['budget_s']:.0f} simulated s ({manifest.get('preset') or 'custom'})")
-    md = f"# {bench}\n\n{caption}\n\n" + markdown(header, rows)
+    md = f"# {bench}\n\n{caption}\n\n" + markdown(header, rows) + _notes(runs, out, optimum)
     files[1].write_text(md)
     files[2].write_text(latex(header, rows, caption))
     out.to_csv(files[3], index=False)
 
     names = sorted(out["optimizer"].unique())
-    ref = choose_reference(names, reference)
+    ref, why = choose_reference(names, reference)
     scores = out.pivot(index="seed", columns="optimizer", values="final").dropna()
-    text, wil, fr = _stats_text(scores, ref, metric)
+    text, wil, fr = _stats_text(scores, ref, why, metric)
     files.append(folder / "statistics.md")
     files[-1].write_text(text)
     if wil is not None:
@@ -152,6 +164,26 @@ def render_panels(folders: list[Path], stem: Path, band: str = "iqr") -> list[Pa
     if not panels:
         return []
     return figures.plot_anytime_panels(panels, stem, "Anytime regret on every benchmark", band)
+
+
+def _notes(runs: list, out: pd.DataFrame, optimum: float) -> str:
+    """Families, how low-fidelity-only searches recommend, and rows that are identical (with why)."""
+    families: dict[str, list[str]] = {}
+    for r in runs:
+        family = r.config.get("family", "unlabelled")
+        if r.optimizer not in families.setdefault(family, []):
+            families[family].append(r.optimizer)
+    lines = [f"- {family}: {', '.join(sorted(names))}" for family, names in sorted(families.items())]
+    if "low-fidelity-only" in families:
+        lines.append("- low-fidelity-only searches never evaluate the target fidelity: they recommend their best "
+                     "cell by their own search score (NB201's protocol)")
+    for group in identical_rows(out):
+        finals = out[out["optimizer"] == group[0]]["final"]
+        why = ("each found the optimum in every seed" if np.allclose(finals, optimum) else
+               "with the same seed they start from the same random cells, and the budget ended before their "
+               "choices differed")
+        lines.append(f"- identical in every seed: {', '.join(group)} ({why})")
+    return "\n" + "\n".join(lines) + "\n"
 
 
 def _fidelity_order(runs: list) -> dict[str, int]:

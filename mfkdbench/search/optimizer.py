@@ -26,6 +26,7 @@ import importlib
 import pkgutil
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -58,7 +59,7 @@ class Optimizer:
         if options:
             raise UserError(f"optimizer {self.name!r} has no option(s) {', '.join(sorted(options))}")
 
-    @property
+    @cached_property
     def high(self) -> str:
         """Name of the target (highest-level) fidelity."""
         return max(self.fidelities.values(), key=lambda f: (f.level, f.epochs)).name
@@ -70,6 +71,13 @@ class Optimizer:
     def tell(self, trial: Trial, score: float, cost: float) -> None:
         """Result of a finished trial: search score (NaN if it failed) and cost in seconds."""
         raise NotImplementedError
+
+    #: whether the trial that ends after the time budget still counts (NB201's rule); False: the simulator cuts it
+    overshoot: bool = True
+
+    def recommends(self, trial: Trial) -> bool:
+        """Whether the trial just told may become the incumbent (default: every one)."""
+        return True
 
 
 _REGISTRY: dict[str, type[Optimizer]] = {}

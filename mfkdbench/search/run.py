@@ -7,11 +7,11 @@ import time
 from mfkdbench.nb201.benchmark import Benchmark
 from mfkdbench.lowfi.catalog import load_benchmark
 from mfkdbench.lowfi.live import LiveSetting
-from mfkdbench.search.presets import get_preset
+from mfkdbench.search.presets import DEFAULT_PRESET, get_preset
 from mfkdbench.search.simulator import Budget, Run, simulate
 
 
-def run_preset(optimizer: str, dataset: str, preset: str = "nb201-iclr20", *, seconds: float | None = None,
+def run_preset(optimizer: str, dataset: str, preset: str = DEFAULT_PRESET, *, seconds: float | None = None,
                evaluations: int | None = None, overshoot: bool = True, n_workers: int = 1, seed: int = 0,
                seed_mode: str = "mean", charge_overhead: bool = False, data: str | None = None,
                optimizer_options: dict | None = None, lowfi_store: str | None = None,
@@ -52,8 +52,10 @@ def run_text(benchmark: Benchmark, run: Run, preset: str, timing: bool = False, 
     lines = [
         f"{run.optimizer} on {run.benchmark}, preset {preset}, seed {run.seed}, {cfg['n_workers']} worker(s), "
         f"seed mode {cfg['seed_mode']}",
-        f"search metric: validation accuracy at fidelity {cfg['target_fidelity']}; budget: {' and '.join(limits)}",
-        f"evaluations: {len(ev)}, simulated time used: {end:.1f} s",
+        f"{cfg['family']} search, target fidelity {cfg['target_fidelity']}, fidelities on offer: "
+        f"{', '.join(cfg['fidelities'])}; budget: {' and '.join(limits)}",
+        f"recommends: {cfg['recommendation']}",
+        f"evaluations: {len(ev)}, simulated time used: {end:.1f} s; per fidelity: {per_fidelity(ev)}",
         f"incumbent trajectory ({run.report_metric} looked up after the search, never shown to the optimizer):",
         f"{'time_s':>10} {'n_evals':>7} {'index':>6} {'fidelity':>8} {'score':>8} {run.report_metric:>12}  arch",
     ]
@@ -74,6 +76,12 @@ def run_text(benchmark: Benchmark, run: Run, preset: str, timing: bool = False, 
     return "\n".join(lines)
 
 
+def per_fidelity(evaluations) -> str:
+    """``ce12 30 evals 6,012 s, 200 8 evals 31,221 s``: evaluations and simulated time at each fidelity."""
+    groups = evaluations.groupby("fidelity", sort=False)["cost"].agg(["size", "sum"])
+    return ", ".join(f"{name} {int(n)} evals {t:,.0f} s" for name, (n, t) in groups.iterrows()) or "none"
+
+
 def run_record(benchmark: Benchmark, run: Run, preset: str, timing: bool = False) -> dict:
     """The run as plain data (``run --json``): configuration, final cell, regret, evaluations and incumbent
     trajectory (one record per row); the same every time unless ``timing`` adds the measured overhead."""
@@ -92,7 +100,7 @@ def run_record(benchmark: Benchmark, run: Run, preset: str, timing: bool = False
     return record
 
 
-def run_command(optimizer: str, dataset: str, preset: str, *, timing: bool = False, as_json: bool = False,
+def run_command(optimizer: str, dataset: str, preset: str = DEFAULT_PRESET, *, timing: bool = False, as_json: bool = False,
                 **kwargs) -> str:
     """Run a search and return its summary text, or its :func:`run_record` as JSON."""
     t0 = time.perf_counter()

@@ -21,7 +21,9 @@ Budget (:class:`Budget`)
     ``evaluations`` trials have started. ``overshoot=True`` (NB201's scripts:
     ``while total_time < budget: evaluate``) keeps every started trial, so the
     last ones may end after the budget; ``overshoot=False`` drops trials that
-    would end after it (never told to the optimizer, not in the trajectory).
+    would end after it (never told to the optimizer, not in the trajectory);
+    an optimizer whose ``overshoot`` is False (``bohb-nb201``, as NB201's
+    script) always runs under the latter, recorded in ``Run.config``.
 
 Optimizer overhead
     The wall time spent in ``ask``/``tell`` is measured and reported as
@@ -31,8 +33,18 @@ Optimizer overhead
 Fidelities on offer
     Under a target fidelity ``T`` the optimizer gets ``T`` relabelled as level
     1 and every other fidelity of the benchmark with fewer epochs than ``T`` as
-    level 0 (so with ``T = ce12`` only the ``ce12@E`` curve points remain, and
-    with ``T = 200`` also ``ce12`` and added low fidelities such as KD tables).
+    level 0 (with ``T = 200``: ``ce12`` and added low fidelities such as KD
+    tables), leaving out every fidelity measured on test images (CIFAR-10's
+    ``ce12@E`` curve): those are for analysis only, and no target may be one.
+
+Searches and their names
+    ``simulate(bench, "rea@ce12", ...)``: a single-fidelity optimizer runs at
+    the fidelity after ``@`` (default: the target) and is always labelled
+    ``name@fidelity``; one that never evaluates the target is *low-fidelity
+    only* and recommends its best cell by its own search score, as NB201's
+    protocol does. A multi-fidelity optimizer (plain name) gets every
+    fidelity below the target. ``Run.config`` records ``family`` and
+    ``search_fidelity`` (:func:`resolve_search`).
 
 Seeds
     The optimizer's generator is ``np.random.default_rng(seed)``; when the
@@ -42,7 +54,9 @@ Seeds
 
 Incumbent
     The best search score among evaluations at the highest fidelity observed so
-    far (NaN scores never count; ties keep the earlier one). Its report metric
+    far (NaN scores never count; ties keep the earlier one), among the trials
+    the optimizer ``recommends`` (all of them but for ``bohb-nb201``, whose
+    incumbent comes from its top rung). Its report metric
     (test accuracy) is looked up afterwards and never reaches the optimizer.
 """
 from __future__ import annotations
@@ -50,7 +64,7 @@ from __future__ import annotations
 import heapq
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -58,10 +72,11 @@ import pandas as pd
 from mfkdbench.nb201.benchmark import Benchmark, Fidelity
 from mfkdbench.errors import UserError
 from mfkdbench.limits import MAX_EVALUATIONS, MAX_SIM_WORKERS
-from mfkdbench.search.optimizer import Trial, make_optimizer
+from mfkdbench.search.optimizer import Trial, make_optimizer, optimizer_class
 from mfkdbench.search.presets import PRESETS, Preset, get_preset
 
-__all__ = ["Budget", "Preset", "PRESETS", "get_preset", "Run", "search_fidelities", "simulate"]
+__all__ = ["Budget", "Preset", "PRESETS", "get_preset", "Run", "Search", "resolve_search", "search_fidelities",
+           "simulate"]
 
 EVALUATION_COLUMNS = ("trial_id", "worker", "start", "end", "index", "fidelity", "score", "cost")
 INCUMBENT_COLUMNS = ("time", "n_evals", "index", "fidelity", "score", "report")
@@ -121,40 +136,88 @@ class Run:
 
 
 def search_fidelities(benchmark: Benchmark, target: str) -> dict[str, Fidelity]:
-    """The fidelities an optimizer may use under ``target`` (see the module docstring)."""
+    """The fidelities an optimizer may use under ``target`` (see the module docstring); never one measured
+    on test images."""
     top = benchmark.fidelity(target)
-    lower = [f for f in benchmark.fidelities.values() if f.epochs < top.epochs]
-    out = {f.name: Fidelity(f.name, f.epochs, 0, f.description) for f in sorted(lower, key=lambda f: (f.epochs, f.name))}
-    out[top.name] = Fidelity(top.name, top.epochs, 1, top.description)
+    if not top.searchable:
+        raise UserError(f"fidelity {target!r} is measured on {top.measured_on} images, the report's; no search "
+                        f"may use it (searchable: {', '.join(n for n, f in benchmark.fidelities.items() if f.searchable)})")
+    lower = [f for f in benchmark.fidelities.values() if f.epochs < top.epochs and f.searchable]
+    out = {f.name: replace(f, level=0) for f in sorted(lower, key=lambda f: (f.epochs, f.name))}
+    out[top.name] = replace(top, level=1)
     return out
+
+
+#: ``Search.family`` values
+LOW_FIDELITY_ONLY, TARGET_ONLY, MULTI_FIDELITY = "low-fidelity-only", "target-only", "multi-fidelity"
+
+
+@dataclass(frozen=True)
+class Search:
+    """What an optimizer spec means on a benchmark under a target fidelity (:func:`resolve_search`)."""
+
+    label: str  # ``rea@ce12`` (single-fidelity: always ``name@fidelity``) or ``mfkd`` (multi-fidelity)
+    optimizer: str  # the registered name
+    family: str  # LOW_FIDELITY_ONLY, TARGET_ONLY or MULTI_FIDELITY
+    search_fidelity: str | None  # the one fidelity a single-fidelity search evaluates; None for multi-fidelity
+    fidelities: dict[str, Fidelity]  # what the optimizer is offered
+
+    @property
+    def recommendation(self) -> str:
+        """How the final cell is chosen, in words."""
+        if self.family == LOW_FIDELITY_ONLY:
+            return (f"best {self.search_fidelity} search score (never evaluates the target; "
+                    "NB201's protocol)")
+        return "best score at the highest fidelity evaluated"
+
+
+def resolve_search(benchmark: Benchmark, spec: str, target: str) -> Search:
+    """The search ``spec`` names: ``NAME@FIDELITY`` runs a single-fidelity optimizer at ``FIDELITY``, a plain
+    ``NAME`` at ``target``; a multi-fidelity optimizer takes no ``@`` and uses every fidelity below ``target``."""
+    name, _, fidelity = str(spec).partition("@")
+    cls = optimizer_class(name)
+    if cls.multi_fidelity:
+        if fidelity:
+            raise UserError(f"{name} is multi-fidelity: it uses every fidelity below the target {target!r}, "
+                            f"so it takes no @fidelity (got {spec!r})")
+        return Search(name, name, MULTI_FIDELITY, None, search_fidelities(benchmark, target))
+    fidelity = fidelity or target
+    fidelities = search_fidelities(benchmark, fidelity)
+    family = TARGET_ONLY if fidelity == target else LOW_FIDELITY_ONLY
+    return Search(f"{name}@{fidelity}", name, family, fidelity, fidelities)
 
 
 def simulate(benchmark: Benchmark, optimizer: str, seed: int, budget: Budget, *, n_workers: int = 1,
              target_fidelity: str = "200", charge_overhead: bool = False,
              optimizer_options: dict | None = None) -> Run:
-    """Run ``optimizer`` on ``benchmark`` until ``budget`` is spent; see the module docstring."""
+    """Run the search ``optimizer`` (a spec, :func:`resolve_search`) on ``benchmark`` until ``budget`` is spent;
+    see the module docstring. ``Run.optimizer`` is the search's label (``rea@ce12``, ``mfkd``)."""
     budget.check()
     if int(n_workers) != n_workers or not 1 <= n_workers <= MAX_SIM_WORKERS:
         raise UserError(f"the number of workers must be an integer in 1..{MAX_SIM_WORKERS}, got {n_workers}")
     if int(seed) != seed or seed < 0:
         raise UserError(f"the seed must be a non-negative integer, got {seed}")
     seed, n_workers = int(seed), int(n_workers)
-    fidelities = search_fidelities(benchmark, target_fidelity)
+    search = resolve_search(benchmark, optimizer, target_fidelity)
     options = dict(optimizer_options or {})
-    opt = make_optimizer(optimizer, benchmark.space, fidelities, np.random.default_rng(seed), **options)
+    opt = make_optimizer(search.optimizer, benchmark.space, search.fidelities, np.random.default_rng(seed), **options)
+    if not opt.overshoot:
+        budget = replace(budget, overshoot=False)
     noise = None
     if benchmark.seed_mode == "sample":
         noise = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
-    loop = _Loop(benchmark, opt, fidelities, budget, n_workers, charge_overhead, noise)
+    loop = _Loop(benchmark, opt, search.fidelities, budget, n_workers, charge_overhead, noise)
     loop.run()
     config = {
-        "optimizer": optimizer, "benchmark": benchmark.name, "dataset": benchmark.dataset, "seed": seed,
+        "optimizer": search.label, "benchmark": benchmark.name, "dataset": benchmark.dataset, "seed": seed,
         "budget": asdict(budget), "n_workers": n_workers, "target_fidelity": target_fidelity,
+        "family": search.family, "search_fidelity": search.search_fidelity,
+        "recommendation": search.recommendation,
         "charge_overhead": bool(charge_overhead), "seed_mode": benchmark.seed_mode,
-        "optimizer_options": options, "fidelities": list(fidelities),
+        "optimizer_options": options, "fidelities": list(search.fidelities),
         "ended": "optimizer exhausted" if loop.exhausted else "budget",
     }
-    return loop.result(optimizer, seed, config)
+    return loop.result(search.label, seed, config)
 
 
 class _Loop:
@@ -185,7 +248,8 @@ class _Loop:
             self.now = max(self.now, end)
             self.evals.append((trial_id, worker, start, end, trial.index, trial.fidelity, score, cost))
             self.timed(self.opt.tell, trial, score, cost)
-            self.update_incumbent(trial, score, end)
+            if self.opt.recommends(trial):
+                self.update_incumbent(trial, score, end)
             heapq.heappush(self.idle, worker)
             self.fill()
 

@@ -125,26 +125,35 @@ def test_reference_is_the_users_else_mfkd_else_mf_ce():
     from mfkdbench.errors import UserError
     from mfkdbench.report.render import choose_reference
 
-    assert choose_reference(["rea", "mfkd", "mf-ce"]) == "mfkd"
-    assert choose_reference(["rea", "mf-ce", "bananas"]) == "mf-ce"
-    assert choose_reference(["rea", "bananas"]) == "bananas"
-    assert choose_reference(["rea", "mfkd"], "rea") == "rea"
-    with pytest.raises(UserError, match="'gp-hf' is not in the results"):
-        choose_reference(["rea", "mfkd"], "gp-hf")
+    assert choose_reference(["rea@200", "mfkd", "mf-ce"])[0] == "mfkd"
+    ref, why = choose_reference(["rea@200", "mf-ce", "bananas@200"])
+    assert ref == "mf-ce" and "mfkd did not run here" in why
+    assert choose_reference(["rea@200", "bananas@200"]) == (None, "neither mfkd nor mf-ce is in the results and no "
+                                                             "--reference was given: no Wilcoxon tests")
+    assert choose_reference(["rea@200", "mfkd"], "rea@200") == ("rea@200", "given with --reference")
+    with pytest.raises(UserError, match="'gp-hf@200' is not in the results"):
+        choose_reference(["rea@200", "mfkd"], "gp-hf@200")
 
 
-def test_default_protocol_leaves_multi_fidelity_methods_a_lower_fidelity(tables):
-    """compare's default (nats-hf200): NATS-Bench budget, 200-epoch target, so mf-ce runs and mfkd says why not."""
+def test_default_protocol_holds_every_family_with_checkpoints(tables):
+    """The default (head-to-head): 10x NATS-Bench budget, 200-epoch target, checkpoints 1x/3x/10x NATS, and a
+    grid of low-fidelity-only, target-only and multi-fidelity searches; mfkd says why it cannot run."""
     from mfkdbench.experiments.grid import make_protocol, plan_comparison
 
     protocol = make_protocol("imagenet16-120", None)
-    assert (protocol.preset, protocol.budget_s, protocol.target_fidelity) == ("nats-hf200", 120_000.0, "200")
+    assert (protocol.preset, protocol.budget_s, protocol.target_fidelity) == ("head-to-head", 1_200_000.0, "200")
+    assert protocol.checkpoints_s == (120_000.0, 360_000.0, 1_200_000.0)
     plan = plan_comparison(protocol, None, 1)
-    runs = {c.optimizer for c in plan.cells}
-    assert {"mf-ce", "gp-hf", "rea", "bohb"} <= runs and "mfkd" not in runs
-    assert "cifar100-kd240" in plan.skipped["mfkd"]
+    runs = [c.optimizer for c in plan.cells]
+    assert runs == ["random@ce12", "rea@ce12", "bohb-nb201@ce12", "random@200", "rea@200", "reinforce@200",
+                    "local-search@200", "bananas@200", "gp-hf@200", "bohb", "hyperband", "mf-ce"]
+    assert "cifar100-kd240" in plan.skipped["mfkd"] and plan.manifest["checkpoints_s"] == list(protocol.checkpoints_s) \
+        or plan.manifest["checkpoints_s"] == protocol.checkpoints_s
+    kd = plan_comparison(make_protocol("cifar100-kd240", None), None, 1)
+    assert {"random@nst12", "rea@nst12", "bohb-nb201@nst12", "mfkd"} <= {c.optimizer for c in kd.cells}
     tpami = plan_comparison(make_protocol("imagenet16-120", None, "nats-tpami21"), None, 1)
     assert "mf-ce" in tpami.skipped and "ce12" in tpami.skipped["mf-ce"]
+    assert {c.optimizer for c in tpami.cells} >= {"rea@ce12", "bohb-nb201@ce12"}
 
 
 def test_time_to_regret():
@@ -156,11 +165,36 @@ def test_time_to_regret():
     assert time_to_regret(inc, 95.0, 0.0) == np.inf
 
 
+def test_checkpoint_columns_follow_the_incumbent():
+    from mfkdbench.report.summary import checkpoint_ranks, outcomes, report_at, summary_table
+
+    inc = pd.DataFrame({"time": [10.0, 50.0, 90.0], "report": [90.0, 93.9, 94.37]})
+    assert np.isnan(report_at(inc, 5.0)) and report_at(inc, 50.0) == 93.9 and report_at(inc, 89.0) == 93.9
+
+    class R:  # the fields of a Run that outcomes reads
+        def __init__(self, name, seed, times, reports, fidelities):
+            self.optimizer, self.seed, self.overhead_s = name, seed, 0.0
+            self.incumbents = pd.DataFrame({"time": times, "report": reports})
+            self.final_report = reports[-1]
+            costs = [100.0 if f == "200" else 10.0 for f in fidelities]
+            self.evaluations = pd.DataFrame({"fidelity": fidelities, "cost": costs})
+
+    runs = [R("a", s, [10.0, 100.0], [90.0, 94.0], ["ce12", "ce12", "200"]) for s in range(2)]
+    runs += [R("b", s, [5.0], [92.0], ["200"]) for s in range(2)]
+    out = outcomes(runs, 94.0, checkpoints_s=(20.0, 100.0))
+    assert list(checkpoint_ranks(out, "final@20").sort_index()) == [2.0, 1.0]
+    table = summary_table(out, checkpoints_s=(20.0, 100.0), optimum=94.0).set_index("optimizer")
+    assert table.loc["a", "final@20"] == 90.0 and table.loc["a", "regret@100"] == 0.0 and table.loc["a", "rank@100"] == 1
+    assert table.loc["a", "evals:ce12"] == 2 and table.loc["a", "share:200"] == pytest.approx(100 / 120)
+    assert table.loc["b", "evals:ce12"] == 0 and table.loc["b", "share:200"] == 1.0
+
+
 # ---- compare end to end ------------------------------------------------------------
 
 def test_compare_writes_tables_and_figures_and_resumes(tmp_path, capsys, cache):
     out = tmp_path / "c10"
     main(["compare", "--dataset", "cifar10", "--seeds", "3", "--optimizers", "random,rea", "--workers", "2",
+          "--preset", "nats-hf200",
           "--out", str(out), "--quiet"])
     text = capsys.readouterr().out
     assert "| optimizer | runs | final (mean ± std)" in text and "Friedman test" in text
@@ -168,7 +202,7 @@ def test_compare_writes_tables_and_figures_and_resumes(tmp_path, capsys, cache):
     assert list(summary["runs"]) == [3, 3]
     assert_same_runs(stored_runs(out), expected_runs(["random", "rea"], 3, 20000.0, "200"))
     finals = pd.read_csv(out / "outcomes.csv").groupby("optimizer")["final"].mean()
-    assert summary.loc["rea", "mean"] == pytest.approx(finals["rea"])
+    assert summary.loc["rea@200", "mean"] == pytest.approx(finals["rea@200"])
     assert (out / "summary.tex").read_text().startswith(r"\begin{table}")
     for name in ("regret", "rank", "critical_difference"):
         image = mpimg.imread(out / "figures" / f"{name}.png")
@@ -180,6 +214,7 @@ def test_compare_writes_tables_and_figures_and_resumes(tmp_path, capsys, cache):
     main(["figures", "--results", str(tmp_path)])
     assert (out / "summary.md").is_file() and digest(out / "results.sqlite") == before
     main(["compare", "--dataset", "cifar10", "--seeds", "4", "--optimizers", "random,rea", "--workers", "1",
+          "--preset", "nats-hf200",
           "--out", str(out), "--quiet"])
     assert_same_runs(stored_runs(out), expected_runs(["random", "rea"], 4, 20000.0, "200"))
 
@@ -212,7 +247,7 @@ def test_kill_and_resume_stores_every_cell_exactly_once(tmp_path, cache):
     with sqlite3.connect(db) as con:
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         keys = [k for (k,) in con.execute("SELECT key FROM cells")]
-    assert sorted(keys) == sorted(f"{o}/{s}" for o in ("random", "rea") for s in range(seeds))
+    assert sorted(keys) == sorted(f"{o}/{s}" for o in ("random@200", "rea@200") for s in range(seeds))
     assert_same_runs(stored_runs(out), expected_runs(["random", "rea"], seeds, 400000.0))
 
 
@@ -255,3 +290,23 @@ def test_figures_without_results_is_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["figures", "--results", str(tmp_path)])
     assert capsys.readouterr().err.startswith("error: no results in")
+
+
+def test_time_per_fidelity_covers_every_optimizer():
+    from types import SimpleNamespace
+
+    from mfkdbench.report.figures import fidelity_split
+
+    def run(name, fidelities, costs):
+        return SimpleNamespace(optimizer=name, evaluations=pd.DataFrame({"fidelity": fidelities, "cost": costs}))
+
+    split = fidelity_split([run("rea@ce12", ["ce12"] * 3, [1.0] * 3), run("mfkd", ["nst12", "200"], [1.0, 3.0])])
+    assert split.loc["rea@ce12", "ce12"] == 1.0 and split.loc["mfkd", "200"] == 0.75
+
+
+def test_identical_rows_are_named():
+    from mfkdbench.report.summary import identical_rows
+
+    out = pd.DataFrame({"optimizer": ["a", "a", "b", "b", "c", "c"], "seed": [0, 1] * 3,
+                        "final": [70.0, 71.0, 70.0, 71.0, 70.0, 72.0]})
+    assert identical_rows(out) == [["a", "b"]]

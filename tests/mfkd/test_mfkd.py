@@ -23,7 +23,7 @@ def test_kd240_offers_nst12_with_normalized_costs(kd240, data_dir):
     factor = gpu_factor(t)
     assert kd240.cost(0, "nst12") == pytest.approx(factor * t.get("cifar100", "nst12_time")[0])
     # a log-only run: test-split proxy score and an imputed, positive cost
-    assert kd240.score(224, "nst12") == pytest.approx(t.get("cifar100", "nst12_test")[224])
+    assert np.isnan(kd240.score(224, "nst12"))  # log-only run: x-test only, which no search may see
     assert 0 < kd240.cost(224, "nst12") < kd240.cost(224, "200")
     assert "nst12" not in load_benchmark("cifar100").fidelities  # only where every cell has a value
 
@@ -100,7 +100,8 @@ def test_low_fidelity_sources_by_name(tables, tmp_path):
 
     ce = low_fidelity("ce12", tables, "cifar100")
     assert ce.fidelity.name == "ce12" and np.isfinite(ce.scores).all()
-    assert low_fidelity("kd", tables, "cifar100").known.tolist() == list(range(240))
+    kd = low_fidelity("kd", tables, "cifar100")
+    assert len(kd.known) == 228 and np.flatnonzero(np.isfinite(kd.costs)).tolist() == list(range(240))
     with pytest.raises(UserError, match="knowledge-distillation"):
         low_fidelity("kd", tables, "cifar10")
     with pytest.raises(UserError, match="unknown low-fidelity source"):
