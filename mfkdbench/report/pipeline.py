@@ -9,7 +9,7 @@ from mfkdbench.errors import UserError
 from mfkdbench.experiments.executors import make_executor
 from mfkdbench.experiments.grid import make_protocol, plan_comparison, run_comparison
 from mfkdbench.search.presets import get_preset
-from mfkdbench.report.render import render, render_panels, results_folders
+from mfkdbench.report.render import match_label, render, render_panels, results_folders
 from mfkdbench.experiments.store import STORE_FILE, ResultStore, check_result_folder
 
 #: the paper's comparisons: (benchmark, preset); KD data exists for 240 CIFAR-100 cells only
@@ -56,7 +56,7 @@ def _check_reference(reference: str, plan, out: Path) -> None:
     if (out / STORE_FILE).is_file():
         with ResultStore(out, create=False) as store:
             names |= store.optimizers()
-    if reference not in names:
+    if match_label(reference, names) is None:
         raise UserError(f"--reference {reference!r} is not among the optimizers of this comparison "
                         f"({', '.join(sorted(names))}); name one of them")
 

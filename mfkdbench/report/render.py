@@ -35,13 +35,23 @@ class Rendered:
     files: list[Path]
 
 
+def match_label(reference: str, names) -> str | None:
+    """``reference`` as one of the search labels ``names``: the same label, or the only ``reference@FIDELITY``
+    (``rea`` for ``rea@200``); None if there is none or several."""
+    if reference in names:
+        return reference
+    hits = [n for n in names if n.split("@", 1)[0] == reference]
+    return hits[0] if len(hits) == 1 else None
+
+
 def choose_reference(names: list[str], reference: str | None = None) -> tuple[str | None, str]:
-    """The Wilcoxon reference and why: ``reference`` if given, else the first of :data:`PREFERRED_REFERENCES`
-    present, else ``None`` (no Wilcoxon tests)."""
+    """The Wilcoxon reference and why: ``reference`` if given (:func:`match_label`), else mfkd, else mf-ce,
+    else ``None`` (no Wilcoxon tests)."""
     if reference is not None:
-        if reference not in names:
+        label = match_label(reference, names)
+        if label is None:
             raise UserError(f"reference optimizer {reference!r} is not in the results; they hold {', '.join(names)}")
-        return reference, "given with --reference"
+        return label, "given with --reference"
     if "mfkd" in names:
         return "mfkd", "the method under study, which ran here"
     if "mf-ce" in names:

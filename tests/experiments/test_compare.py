@@ -300,7 +300,7 @@ def test_time_per_fidelity_covers_every_optimizer():
     def run(name, fidelities, costs):
         return SimpleNamespace(optimizer=name, evaluations=pd.DataFrame({"fidelity": fidelities, "cost": costs}))
 
-    split = fidelity_split([run("rea@ce12", ["ce12"] * 3, [1.0] * 3), run("mfkd", ["nst12", "200"], [1.0, 3.0])])
+    split, _ = fidelity_split([run("rea@ce12", ["ce12"] * 3, [1.0] * 3), run("mfkd", ["nst12", "200"], [1.0, 3.0])])
     assert split.loc["rea@ce12", "ce12"] == 1.0 and split.loc["mfkd", "200"] == 0.75
 
 

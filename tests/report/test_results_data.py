@@ -15,7 +15,8 @@ def folder(tmp_path_factory):
     from mfkdbench.report.pipeline import compare
 
     out = tmp_path_factory.mktemp("results") / "c10"
-    compare("cifar10", 3, ["random", "rea", "hyperband"], budget_s=60000, workers=1, out=out, progress=False)
+    compare("cifar10", 3, ["random", "rea", "hyperband"], budget_s=60000, workers=1, out=out, progress=False,
+            reference="hyperband")
     return out
 
 
@@ -81,9 +82,9 @@ def test_export_of_a_folder_without_results_is_one_line(tmp_path, capsys):
 def test_run_json_reads_back_equal_to_the_simulation(capsys):
     from mfkdbench import Budget, load_benchmark, simulate
 
-    main(["run", "--optimizer", "rea", "--dataset", "cifar100", "--seed", "3", "--json"])
+    main(["run", "--optimizer", "rea@ce12", "--dataset", "cifar100", "--preset", "nb201-iclr20", "--seed", "3", "--json"])
     record = json.loads(capsys.readouterr().out)
-    run = simulate(load_benchmark("cifar100"), "rea", 3, Budget(seconds=12000), target_fidelity="ce12")
+    run = simulate(load_benchmark("cifar100"), "rea@ce12", 3, Budget(seconds=12000), target_fidelity="ce12")
     assert (record["final_index"], record["final_report"]) == (run.final_index, pytest.approx(run.final_report))
     pd.testing.assert_frame_equal(pd.DataFrame(record["evaluations"]), run.evaluations, check_dtype=False)
     pd.testing.assert_frame_equal(pd.DataFrame(record["incumbents"]), run.incumbents, check_dtype=False)
@@ -124,10 +125,10 @@ def test_panel_figure_and_fidelity_split_cover_every_optimizer(folder, tmp_path)
 
     _, runs = stored(folder)
     split, evaluations = figures.fidelity_split(runs)
-    assert set(split.index) == {"hyperband", "random", "rea"}
-    assert split.loc["random", "200"] == 1.0 and 0 < split.loc["hyperband", "200"] < 1
+    assert set(split.index) == {"hyperband", "random@200", "rea@200"}
+    assert split.loc["random@200", "200"] == 1.0 and 0 < split.loc["hyperband", "200"] < 1
     assert split.sum(axis=1).to_numpy() == pytest.approx([1.0, 1.0, 1.0])
-    assert evaluations["rea"] == pytest.approx(np.mean([len(r.evaluations) for r in runs if r.optimizer == "rea"]))
+    assert evaluations["rea@200"] == pytest.approx(np.mean([len(r.evaluations) for r in runs if r.optimizer == "rea@200"]))
     png = render_panels([folder, folder], tmp_path / "regret_all")[0]
     image = mpimg.imread(png)
     assert image.shape[1] > image.shape[0] > 600 and image.std() > 0.05  # two columns of two rows, a real picture
