@@ -8,7 +8,7 @@ import warnings
 import click
 
 from mfkdbench.errors import UserError
-from mfkdbench.limits import (MAX_BOOTSTRAP, MAX_EPOCHS, MAX_EVALUATIONS, MAX_PROCESSES, MAX_SEED, MAX_SEEDS,
+from mfkdbench.inputs import (MAX_BOOTSTRAP, MAX_EPOCHS, MAX_EVALUATIONS, MAX_PROCESSES, MAX_SEED, MAX_SEEDS,
                               MAX_SIM_WORKERS)
 
 
@@ -363,7 +363,7 @@ def correlation(dataset, subset, bootstrap, seed, quiet, data):
 @cli.command("cite")
 def cite():
     """BibTeX of the MF-KD paper, NAS-Bench-201 and NATS-Bench (also in CITATION.cff)."""
-    from mfkdbench.citation import cite_text
+    from mfkdbench.report.citation import cite_text
 
     click.echo(cite_text())
 

@@ -16,9 +16,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 #: package -> rank; a module may import modules of its own package or of a lower rank
 LAYERS = {
-    "mfkdbench.errors": 0, "mfkdbench.version": 0, "mfkdbench.limits": 0, "mfkdbench.progress": 0,
-    "mfkdbench.citation": 0,
-    "mfkdbench.nb201": 1, "mfkdbench.checks": 1,
+    "mfkdbench.errors": 0, "mfkdbench.version": 0, "mfkdbench.progress": 0,
+    "mfkdbench.nb201": 1, "mfkdbench.inputs": 1,
     "mfkdbench.lowfi": 2,
     "mfkdbench.train": 3,
     "mfkdbench.search": 4,

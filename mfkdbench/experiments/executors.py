@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from mfkdbench.errors import UserError
-from mfkdbench.limits import MAX_PROCESSES
+from mfkdbench.inputs import MAX_PROCESSES
 
 EXECUTORS = ("local", "dask")
 

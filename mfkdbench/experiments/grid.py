@@ -33,7 +33,7 @@ import numpy as np
 
 from mfkdbench.nb201.benchmark import HIGH
 from mfkdbench.errors import UserError
-from mfkdbench.limits import MAX_SEEDS, MAX_SIM_WORKERS
+from mfkdbench.inputs import MAX_SEEDS, MAX_SIM_WORKERS
 from mfkdbench.lowfi.live import LiveSetting, TrainingCounter, live_costs, max_trainings, mean_run_seconds
 from mfkdbench.version import __version__
 from mfkdbench.experiments.store import ResultStore, encode_run

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mfkdbench.checks import check_writable
+from mfkdbench.inputs import check_writable
 from mfkdbench.errors import UserError
 
 STORE_FILE = "results.sqlite"

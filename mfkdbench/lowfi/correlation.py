@@ -18,7 +18,7 @@ import pandas as pd
 from scipy.stats import kendalltau, spearmanr
 
 from mfkdbench.errors import UserError
-from mfkdbench.limits import MAX_BOOTSTRAP, MAX_SEED
+from mfkdbench.inputs import MAX_BOOTSTRAP, MAX_SEED
 from mfkdbench.nb201.tables import Tables, canonical_dataset, load_tables
 from mfkdbench.progress import progress
 

@@ -118,7 +118,7 @@ def _figure(src: str, number: int, caption: str) -> str:
 def write_index(out: Path, benchmarks: list[str], panels: list[Path], correlation: dict, band: str = "iqr") -> Path:
     """``index.html``: contents; all benchmarks side by side; per benchmark its protocol, summary table, figures
     with captions and statistics; the correlation study with bootstrap intervals; what to cite."""
-    from mfkdbench.citation import cite_text
+    from mfkdbench.report.citation import cite_text
     from mfkdbench.report.results import load
 
     sections, number = [], 0

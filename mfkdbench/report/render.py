@@ -17,7 +17,7 @@ import pandas as pd
 from mfkdbench.report import figures, style
 from mfkdbench.errors import UserError
 from mfkdbench.report.stats import friedman, wilcoxon_vs_reference
-from mfkdbench.checks import check_writable
+from mfkdbench.inputs import check_writable
 from mfkdbench.experiments.store import STORE_FILE, ResultStore
 from mfkdbench.report.summary import (DEFAULT_TARGET_REGRET, display_rows, identical_rows, latex, markdown, outcomes,
                                       summary_table)

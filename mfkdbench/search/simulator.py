@@ -71,7 +71,7 @@ import pandas as pd
 
 from mfkdbench.nb201.benchmark import Benchmark, Fidelity
 from mfkdbench.errors import UserError
-from mfkdbench.limits import MAX_EVALUATIONS, MAX_SIM_WORKERS
+from mfkdbench.inputs import MAX_EVALUATIONS, MAX_SIM_WORKERS
 from mfkdbench.search.optimizer import Trial, make_optimizer, optimizer_class
 from mfkdbench.search.presets import PRESETS, Preset, get_preset
 
@@ -100,7 +100,7 @@ class Budget:
         return self
 
     def check_size(self, benchmark: Benchmark, target_fidelity: str, n_workers: int = 1) -> Budget:
-        """Refuse a budget that buys more than :data:`~mfkdbench.limits.MAX_EVALUATIONS` evaluations per search,
+        """Refuse a budget that buys more than :data:`~mfkdbench.inputs.MAX_EVALUATIONS` evaluations per search,
         estimated at the median cost of ``target_fidelity`` over the searched cells (a search would not end)."""
         self.check()
         if self.seconds is None or (self.evaluations or math.inf) <= MAX_EVALUATIONS:

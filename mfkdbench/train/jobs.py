@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mfkdbench.checks import check_writable
+from mfkdbench.inputs import check_writable
 from mfkdbench.errors import UserError
 from mfkdbench.lowfi.live import LiveSetting, LiveSource, held_lock, missing_runs
 from mfkdbench.lowfi.store import LowFiStore, default_store_path

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from mfkdbench.errors import UserError
-from mfkdbench.limits import MAX_SEED
+from mfkdbench.inputs import MAX_SEED
 from mfkdbench.train.data import ImageData
 from mfkdbench.train.losses import LossConfig, TrainingLoss
 from mfkdbench.train.nets import NB201Net
