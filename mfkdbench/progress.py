@@ -21,9 +21,42 @@ def progress(items: Iterable, total: int | None = None, desc: str = "", unit: st
     return _lines(items, total, desc, unit)
 
 
-def _lines(items: Iterable, total: int, desc: str, unit: str, steps: int = 10) -> Iterator:
-    start, every = time.monotonic(), max(1, math.ceil(total / steps))
-    for done, item in enumerate(items, 1):
+def bar(total: int, initial: int = 0, desc: str = "", unit: str = "step", enabled: bool = True):
+    """A progress bar to ``update()`` by hand (``set_postfix_str`` adds a note): tqdm on a terminal, else a
+    :class:`LineBar`; disabled, a tqdm that prints nothing."""
+    from tqdm import tqdm
+
+    if enabled and not sys.stderr.isatty():
+        return LineBar(total, initial, desc, unit)
+    return tqdm(total=total, initial=initial, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True,
+                disable=not enabled)
+
+
+class LineBar:
+    """tqdm's ``update`` and ``set_postfix_str`` for a log: about ``steps`` plain lines on stderr."""
+
+    def __init__(self, total: int, initial: int = 0, desc: str = "", unit: str = "step", steps: int = 10):
+        self.total, self.done, self.desc, self.unit, self.note = total, initial, desc, unit, ""
+        self.every, self.start = max(1, math.ceil(total / steps)), time.monotonic()
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+        if self.done % self.every == 0 or self.done == self.total:
+            print(f"{self.desc}: {self.done}/{self.total} {self.unit}s, {time.monotonic() - self.start:.0f} s"
+                  f"{self.note}", file=sys.stderr, flush=True)
+
+    def set_postfix_str(self, note: str, refresh: bool = True) -> None:
+        self.note = f", {note}"
+
+    def __enter__(self) -> LineBar:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
+def _lines(items: Iterable, total: int, desc: str, unit: str) -> Iterator:
+    line_bar = LineBar(total, 0, desc, unit)
+    for item in items:
         yield item
-        if done % every == 0 or done == total:
-            print(f"{desc}: {done}/{total} {unit}s, {time.monotonic() - start:.0f} s", file=sys.stderr, flush=True)
+        line_bar.update()

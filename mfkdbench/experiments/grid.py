@@ -234,7 +234,7 @@ def run_cell(task: tuple) -> tuple:
 
 def run_comparison(plan: Plan, store: ResultStore, executor, progress: bool = True) -> int:
     """Run the cells missing from ``store``; return how many were added."""
-    from tqdm import tqdm
+    from mfkdbench.progress import bar as progress_bar
 
     store.claim(plan.manifest, ignore=INFORMATIONAL)
     done = store.keys()
@@ -242,9 +242,8 @@ def run_comparison(plan: Plan, store: ResultStore, executor, progress: bool = Tr
     live = plan.protocol.live
     most = live_trainings_note(plan, len(todo)) if live is not None and todo else None
     added = 0
-    with tqdm(total=len(plan.cells), initial=len(plan.cells) - len(todo), unit="cell", file=sys.stderr,
-              disable=not progress, desc=plan.manifest["benchmark"], dynamic_ncols=True) as bar, \
-            _training_progress(bar, live, most, enabled=progress):
+    with progress_bar(len(plan.cells), len(plan.cells) - len(todo), plan.manifest["benchmark"], "cell",
+                      progress) as bar, _training_progress(bar, live, most, enabled=progress):
         for cell, blob, wall in executor.map_unordered(run_cell, [(plan.protocol, plan.data, c) for c in todo]):
             added += store.put(cell.key, cell.optimizer, cell.seed, cell_config(plan, cell), blob, wall)
             bar.update(1)

@@ -189,9 +189,14 @@ def _notes(runs: list, out: pd.DataFrame, optimum: float) -> str:
                      "cell by their own search score (NB201's protocol)")
     for group in identical_rows(out):
         finals = out[out["optimizer"] == group[0]]["final"]
-        why = ("each found the optimum in every seed" if np.allclose(finals, optimum) else
-               "with the same seed they start from the same random cells, and the budget ended before their "
-               "choices differed")
+        if np.allclose(finals, optimum):
+            why = "each found the optimum in every seed"
+        elif np.ptp(finals.to_numpy()) == 0:
+            why = ("every seed of each ended on a cell of the same report value: the one its search score ranks "
+                   "best, the ceiling of a search on that score")
+        else:
+            why = ("with the same seed they start from the same random cells, and the budget ended before their "
+                   "final choices differed")
         lines.append(f"- identical in every seed: {', '.join(group)} ({why})")
     return "\n" + "\n".join(lines) + "\n"
 
