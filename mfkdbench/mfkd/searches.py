@@ -98,7 +98,8 @@ class GPSearch(Optimizer):
             self.low = low_fidelity or self.default_low
             offered = [f.name for f in self.fidelities.values() if f.level == 0]
             if self.low not in offered:
-                hint = ("; KD runs exist for cifar100-kd240, or make them with `mfkdbench lowfi build`"
+                hint = ("; KD runs exist for cifar100-kd240; elsewhere train them during the search (--lowfi live) "
+                        "or beforehand (mfkdbench lowfi build, then --lowfi-store)"
                         if self.low == "nst12" else "")
                 raise UserError(f"{self.name} needs the low fidelity {self.low!r}, which this benchmark and target "
                                 f"do not offer (low fidelities on offer: {', '.join(offered) or 'none'}){hint}")
