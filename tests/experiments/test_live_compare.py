@@ -1,6 +1,7 @@
 """End to end: ``compare --lowfi live`` over the full CIFAR-100 space, training NST runs on the offline digits data
 with a tiny network, priced with CIFAR-100 times. Every low-fidelity cell any search asks for is trained once,
 the grid's results do not depend on the workers or executor, and a SIGKILL mid-training loses nothing."""
+import json
 import os
 import signal
 import subprocess
@@ -185,3 +186,22 @@ def test_run_searches_the_whole_space_with_the_live_store(one_worker, capsys):
     out = capsys.readouterr().out
     assert out.startswith("mfkd on cifar100-live") and "final: index" in out
     assert store.read_bytes() == before
+
+
+def test_a_baseline_at_the_kd_fidelity_shares_the_store(one_worker, capsys):
+    """``random@nst12``, a low-fidelity-only baseline at the live KD fidelity: the cells the grid trained are read
+    from the store, only the new ones are trained, each once, and its search is labelled as such."""
+    from click_cli import main
+
+    _, store, runs = one_worker
+    stored = LowFiStore(store).records()
+    main(["run", "--optimizer", "random@nst12", "--dataset", "cifar100", "--budget", "1200", *TRAINING,
+          "--lowfi-store", str(store), "--json"])
+    record = json.loads(capsys.readouterr().out)
+    evals = pd.DataFrame(record["evaluations"])
+    assert record["config"]["family"] == "low-fidelity-only" and set(evals["fidelity"]) == {"nst12"}
+    cells = set(evals["index"].astype(int))
+    records = LowFiStore(store).records()
+    assert records[:len(stored)] == stored and len({run_key(r) for r in records}) == len(records)
+    assert {r["arch_index"] for r in records[len(stored):]} == cells - {r["arch_index"] for r in stored}
+    assert len(cells) >= 3
