@@ -40,7 +40,7 @@ import numpy as np
 
 from mfkdbench.errors import UserError
 from mfkdbench.lowfi.sources import AUTHORS_NST_TIME_RATIO, store_source
-from mfkdbench.lowfi.store import KEY_FIELDS, LowFiStore, run_key
+from mfkdbench.lowfi.store import KEY_FIELDS, LowFiStore, check_search_split, run_key
 from mfkdbench.nb201.benchmark import FidelityTable
 from mfkdbench.nb201.space import SearchSpace
 from mfkdbench.nb201.tables import Tables
@@ -182,6 +182,7 @@ class LiveResolver:
 
     def __call__(self, index: int) -> tuple[float, float]:
         record = self.record(index)
+        check_search_split(record["dataset"], record.get("split"))
         score = record["curve"]["val_acc"][-1] if record["status"] == "ok" else math.nan
         return float(score), float(self.costs[index])
 

@@ -34,6 +34,20 @@ from mfkdbench.nb201.space import N_ARCHS
 KEY_FIELDS = ("arch_index", "dataset", "loss", "epochs", "fraction", "teacher_hash", "seed", "channels", "cells")
 
 
+#: NB201 datasets whose validation images are half of the test set; NB201's own split file keeps them apart from
+#: the other half, the report's x-test images (a seeded half split does not): dataset -> that split file
+VALIDATION_FROM_TEST = {"cifar100": "cifar100-test-split.txt", "imagenet16-120": "imagenet-16-120-test-split.txt"}
+
+
+def check_search_split(dataset: str, split: str | None) -> None:
+    """:class:`UserError` if runs on ``dataset`` with the validation ``split`` (``"nb201"`` or ``"seeded"``, a
+    record's ``split``) validate on images of the report split, so that no search may be scored by them."""
+    if dataset in VALIDATION_FROM_TEST and split == "seeded":
+        raise UserError(f"the {dataset} runs validate on a seeded half of the test set, which overlaps NB201's "
+                        f"x-test images (the report metric), so no search may use them: put NB201's split file "
+                        f"{VALIDATION_FROM_TEST[dataset]} in --data-dir and train again")
+
+
 def run_key(record: dict) -> tuple:
     """The identity of a run: architecture, dataset, loss, epochs, data fraction, teacher, seed, net size."""
     return tuple(record[k] for k in KEY_FIELDS)
@@ -206,6 +220,8 @@ class LowFiStore:
         rows = [r for r in self.records() if r["dataset"] == dataset and r["loss"] == loss and r["epochs"] == epochs
                 and r["fraction"] == fraction and r["channels"] == channels and r["cells"] == cells
                 and (teacher_hash is None or r["teacher_hash"] == teacher_hash)]
+        for r in rows:
+            check_search_split(r["dataset"], r.get("split"))
         teachers = {r["teacher_hash"] for r in rows}
         if len(teachers) > 1:
             raise UserError(f"the store holds {dataset}/{loss} runs from several teachers ({', '.join(sorted(map(str, teachers)))}); pick one")

@@ -14,7 +14,7 @@ import numpy as np
 from mfkdbench.inputs import check_writable
 from mfkdbench.errors import UserError
 from mfkdbench.lowfi.live import LiveSetting, LiveSource, held_lock, missing_runs
-from mfkdbench.lowfi.store import LowFiStore, default_store_path
+from mfkdbench.lowfi.store import LowFiStore, check_search_split, default_store_path
 from mfkdbench.nb201.space import N_ARCHS, SearchSpace, is_integer, parse_int, shown
 from mfkdbench.nb201.tables import load_tables
 
@@ -98,9 +98,11 @@ class EpochProgress:
 
 
 class Job:
-    """Data, loss and teacher loaded once; trains architectures one at a time (``progress``: per-epoch progress)."""
+    """Data, loss and teacher loaded once; trains architectures one at a time (``progress``: per-epoch progress;
+    ``for_search``: its runs score searches, so their validation images must not be the report's)."""
 
-    def __init__(self, options: JobOptions, config, teacher_cache: Path, progress: bool = False):
+    def __init__(self, options: JobOptions, config, teacher_cache: Path, progress: bool = False,
+                 for_search: bool = False):
         from mfkdbench.train.data import load_image_data
         from mfkdbench.train.losses import LossConfig
         from mfkdbench.train.teacher import teacher_for
@@ -108,6 +110,8 @@ class Job:
 
         self.options, self.config, self.progress = options, config, progress
         self.data = load_image_data(options.dataset, options.data_dir, options.download)
+        if for_search:
+            check_search_split(self.data.name, self.data.split)
         subset_size(config.fraction, self.data)  # before a teacher trains for hours
         self.loss = LossConfig(options.loss)
         self.teacher = None
@@ -147,7 +151,7 @@ def training_job(dataset: str, loss: str = "nst", epochs: int = 12, *, teacher: 
                  teacher_epochs: int = 200, fraction: float = 1.0, channels: int = 16, cells: int = 5,
                  batch_size: int = 256, device: str = "cpu", seed: int = 0, data_dir: str | None = None,
                  download: bool = False, teacher_cache: str | Path | None = None) -> Job:
-    """A :class:`Job` from the training options (the live low fidelity's trainer).
+    """A :class:`Job` from the training options (the live low fidelity's trainer: its runs score searches).
 
     Without ``teacher`` a distillation loss trains one (``teacher_epochs``) and
     caches it in ``teacher_cache`` (default: next to the default store).
@@ -157,7 +161,8 @@ def training_job(dataset: str, loss: str = "nst", epochs: int = 12, *, teacher: 
     options = JobOptions(dataset, loss, data_dir, download, teacher, teacher_epochs)
     config = TrainConfig(epochs=epochs, batch_size=batch_size, fraction=fraction, seed=seed, device=device,
                          channels=channels, cells=cells)
-    return Job(options, config, Path(teacher_cache) if teacher_cache else default_store_path().parent / "teachers")
+    return Job(options, config, Path(teacher_cache) if teacher_cache else default_store_path().parent / "teachers",
+               for_search=True)
 
 
 def live_source(store_path, space: SearchSpace, **training) -> LiveSource:

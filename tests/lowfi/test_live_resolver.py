@@ -165,3 +165,23 @@ def test_max_trainings_bounds_what_searches_can_ask():
     assert max_trainings(costs, cells, 15.0, searches=1) == 2  # at 0 and at 10 (overshooting the budget)
     assert max_trainings(costs, cells, 15.0, searches=1, sim_workers=2) == 3  # capped by the cells
     assert max_trainings(costs, cells, 100.0, searches=3) == 3
+
+
+def test_a_live_run_validated_on_report_images_scores_no_search(tables, fake):
+    import dataclasses
+
+    from mfkdbench.errors import UserError
+
+    setting, job = fake
+    setting = dataclasses.replace(setting, dataset="cifar100")
+
+    def seeded(s):
+        trainer = job(s)
+        run = trainer.run
+        trainer.run = lambda index, arch: {**run(index, arch), "split": "seeded"}
+        return trainer
+
+    with pytest.raises(UserError, match="overlaps NB201's x-test images"):
+        LiveResolver(setting, tables, seeded)(5)
+    nb201 = dataclasses.replace(setting, store=str(Path(setting.store).with_name("nb201.jsonl")))
+    assert LiveResolver(nb201, tables, job)(5)[0] == 0.05  # no split recorded (a stand-in job): served as before

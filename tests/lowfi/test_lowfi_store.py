@@ -64,3 +64,20 @@ def test_arrays_match_the_authors_columns(tmp_path):
     with pytest.raises(UserError, match="several teachers"):
         store.arrays("cifar100", "nst", 2)
     assert np.isnan(store.arrays("cifar100", "nst", 2, teacher_hash="abc")["val"][6])
+
+
+def test_runs_validated_on_a_seeded_half_of_the_test_set_score_no_search(tables, tmp_path):
+    """CIFAR-100's validation images are half of its test set: only NB201's split keeps them off the report's
+    x-test half, so runs with a seeded split become no search fidelity; CIFAR-10 validates on training images."""
+    from mfkdbench.lowfi.sources import store_source
+
+    path = tmp_path / "t.jsonl"
+    store = LowFiStore(path)
+    store.append({**record(3), "split": "nb201"})
+    assert store_source(tables, "cifar100", path, "nst", 2).known.tolist() == [3]
+    store.append({**record(4), "split": "seeded"})
+    with pytest.raises(UserError, match="overlaps NB201's x-test images"):
+        store_source(tables, "cifar100", path, "nst", 2)
+    other = tmp_path / "c10.jsonl"
+    LowFiStore(other).append({**record(5), "dataset": "cifar10", "split": "seeded"})
+    assert store_source(tables, "cifar10", other, "nst", 2).known.tolist() == [5]

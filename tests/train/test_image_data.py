@@ -156,3 +156,17 @@ def test_a_missing_file_is_one_clear_error(tmp_path, name, write, missing):
     with pytest.raises(UserError) as err:
         load_image_data(name, tmp_path)
     assert "\n" not in str(err.value) and (name in str(err.value) or "ImageNet16" in str(err.value))
+
+
+def test_a_search_trainer_refuses_a_seeded_split_of_the_test_set_before_any_teacher(tmp_path):
+    """Without NB201's split file the CIFAR-100 validation half overlaps the report's x-test images: the trainer
+    of a live low fidelity refuses it in one line, before a teacher trains; with the file it loads."""
+    from mfkdbench.errors import UserError
+    from mfkdbench.train.jobs import training_job
+
+    write_cifar100(tmp_path, n_train=100)  # one image per class
+    with pytest.raises(UserError, match="overlaps NB201's x-test images.*cifar100-test-split.txt"):
+        training_job("cifar100", "ce", 1, data_dir=str(tmp_path), teacher_cache=tmp_path / "teachers")
+    (tmp_path / "cifar100-test-split.txt").write_text(json.dumps({"xvalid": ["int", [9, 0]], "xtest": ["int", [3]]}))
+    job = training_job("cifar100", "ce", 1, data_dir=str(tmp_path), teacher_cache=tmp_path / "teachers")
+    assert job.data.split == "nb201"
