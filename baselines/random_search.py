@@ -12,7 +12,8 @@ class RandomSearch(Optimizer):
     """
 
     def ask(self):
-        return int(self.space.sample(self.rng)), self.high
+        cells = self.space.candidates  # as space.sample(rng), without the call: random search is all overhead
+        return int(cells[self.rng.integers(len(cells))]), self.high
 
     def tell(self, trial, score, cost):
         pass

@@ -56,14 +56,21 @@ def _plain(value):
     raise TypeError(f"cannot store {type(value).__name__} in a result record")
 
 
+#: the :class:`~mfkdbench.search.simulator.Run` fields stored as ``{"__frame__": [[column, dtype, values], ...]}``,
+#: under the names the stored records have always used
+_FRAME_FIELDS = {"evaluation_columns": "evaluations", "incumbent_columns": "incumbents"}
+
+
 def encode_run(run) -> bytes:
-    """A run dataclass as compressed JSON (data frames column by column, with dtypes)."""
+    """A :class:`~mfkdbench.search.simulator.Run` as compressed JSON (its columns with their dtypes)."""
     body = {}
     for f in dataclasses.fields(run):
         value = getattr(run, f.name)
-        if isinstance(value, pd.DataFrame):
-            value = {"__frame__": [[str(c), str(value[c].dtype), value[c].tolist()] for c in value.columns]}
-        body[f.name] = value
+        if f.name in _FRAME_FIELDS:
+            body[_FRAME_FIELDS[f.name]] = {"__frame__": [[str(c), "str" if a.dtype.kind in "OUS" else str(a.dtype),
+                                                           a.tolist()] for c, a in value.items()]}
+        else:
+            body[f.name] = value
     return zlib.compress(json.dumps(body, default=_plain, separators=(",", ":")).encode(), 6)
 
 
@@ -72,17 +79,20 @@ def decode_run(blob: bytes):
     from mfkdbench.search.simulator import Run
 
     body = json.loads(zlib.decompress(blob))
-    for name, value in body.items():
-        if isinstance(value, dict) and "__frame__" in value:
-            body[name] = pd.DataFrame({c: _column(dtype, values) for c, dtype, values in value["__frame__"]})
+    for field, name in _FRAME_FIELDS.items():
+        body[field] = {c: _column(dtype, values) for c, dtype, values in body.pop(name)["__frame__"]}
     return Run(**body)
 
 
-def _column(dtype: str, values: list):
+def _column(dtype: str, values: list) -> np.ndarray:
+    """A stored column as numpy; text columns (dtype ``str``, or pandas' names for it in older records) as str."""
     try:
-        return np.asarray(values, dtype=np.dtype(dtype))
-    except TypeError:  # pandas extension dtypes (strings): let pandas infer them again
-        return pd.Series(values, dtype=dtype if dtype != "object" else None)
+        dtype = np.dtype(dtype)
+    except TypeError:  # "string", "str[pyarrow]": pandas' text dtypes
+        dtype = np.dtype(str)
+    if dtype.kind == "O":
+        dtype = np.dtype(str)
+    return np.array(values, dtype=dtype)
 
 
 def _json(value) -> str:

@@ -134,6 +134,7 @@ class Objective:
         self._costs = costs
         self._seed_scores = seed_scores
         self._resolvers = resolvers or {}
+        self._lists: dict[str, tuple[list, list]] = {}
         self.fidelities = fidelities
 
     def evaluate(self, index: int, fidelity: str = HIGH, rng: np.random.Generator | None = None) -> Evaluation:
@@ -142,17 +143,31 @@ class Objective:
         With ``rng`` and per-seed data, the high fidelity returns one randomly
         drawn seed's result instead of the mean over seeds.
         """
+        return Evaluation(*self.evaluator(fidelity, rng)(index))
+
+    def evaluator(self, fidelity: str, rng: np.random.Generator | None = None) -> Callable[[int], tuple[float, float]]:
+        """``index -> (score, cost)`` at ``fidelity``, as :meth:`evaluate` (the simulator's per-evaluation path)."""
         if fidelity in self._resolvers:
-            score, cost = self._resolvers[fidelity](int(index))
-            return Evaluation(float(score), float(cost))
+            resolve = self._resolvers[fidelity]
+
+            def resolved(index):
+                score, cost = resolve(int(index))
+                return float(score), float(cost)
+            return resolved
         if fidelity not in self._scores:
             raise UserError(f"unknown fidelity {fidelity!r}; available: {', '.join(self.fidelities)}")
-        score = self._scores[fidelity][index]
+        if fidelity not in self._lists:  # Python floats: a list lookup is several times faster than numpy's
+            self._lists[fidelity] = self._scores[fidelity].tolist(), self._costs[fidelity].tolist()
+        scores, costs = self._lists[fidelity]
         if rng is not None and fidelity == HIGH and self._seed_scores is not None:
-            seeds = self._seed_scores[index]
-            seeds = seeds[~np.isnan(seeds)]
-            score = seeds[rng.integers(len(seeds))]
-        return Evaluation(float(score), float(self._costs[fidelity][index]))
+            per_seed = self._seed_scores
+
+            def sampled(index):
+                seeds = per_seed[index]
+                seeds = seeds[~np.isnan(seeds)]
+                return float(seeds[rng.integers(len(seeds))]), costs[index]
+            return sampled
+        return lambda index: (scores[index], costs[index])
 
 
 class Benchmark:
@@ -170,6 +185,7 @@ class Benchmark:
         tables_ = [t for t in tables_ if not isinstance(t, LazyFidelity)]
         self._scores = {t.fidelity.name: np.asarray(t.scores, dtype=np.float64) for t in tables_}
         self._costs = {t.fidelity.name: np.asarray(t.costs, dtype=np.float64) for t in tables_}
+        self._objective: Objective | None = None
 
     def __repr__(self) -> str:
         return f"Benchmark({self.name!r}, dataset={self.dataset!r}, cells={len(self.space)}, fidelities={list(self.fidelities)})"
@@ -181,8 +197,13 @@ class Benchmark:
 
     # ---- search side ------------------------------------------------------
     def objective(self) -> Objective:
-        """The search side only, for evaluations inside a search (read-only views: no copy per run):
+        """The search side only, for evaluations inside a search (read-only views, built once: no copy per run):
         the fidelities measured on validation data."""
+        if self._objective is None:
+            self._objective = self._search_side()
+        return self._objective
+
+    def _search_side(self) -> Objective:
         seeds = None
         if self.seed_mode == "sample":
             seeds = _read_only(self.tables.get(self.dataset, "val_acc_200_seeds"))

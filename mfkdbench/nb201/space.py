@@ -201,6 +201,8 @@ class SearchSpace:
         self.candidates = np.arange(N_ARCHS) if candidates is None else np.unique(np.asarray(candidates, dtype=np.int64))
         self._allowed = np.zeros(N_ARCHS, dtype=bool)
         self._allowed[self.candidates] = True
+        #: ``allowed[i]``: whether NB201 index ``i`` is a candidate (a list: the simulator checks every proposal)
+        self.allowed: list[bool] = self._allowed.tolist()
 
     def restrict(self, indices) -> SearchSpace:
         """The same space with searches limited to ``indices`` (e.g. archs with a KD table)."""
@@ -210,7 +212,8 @@ class SearchSpace:
         return len(self.candidates)
 
     def __contains__(self, index) -> bool:
-        return 0 <= int(index) < N_ARCHS and bool(self._allowed[int(index)])
+        index = int(index)
+        return 0 <= index < N_ARCHS and self.allowed[index]
 
     def arch(self, index: int) -> Arch:
         """The cell at NB201 index ``index``."""

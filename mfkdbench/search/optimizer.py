@@ -25,8 +25,8 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 
@@ -35,9 +35,8 @@ from mfkdbench.errors import UserError
 from mfkdbench.nb201.space import SearchSpace
 
 
-@dataclass(frozen=True)
-class Trial:
-    """One proposed evaluation: an NB201 index at a fidelity."""
+class Trial(NamedTuple):
+    """One proposed evaluation, an immutable record: an NB201 index at a fidelity."""
 
     trial_id: int
     index: int

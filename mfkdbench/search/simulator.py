@@ -64,7 +64,9 @@ from __future__ import annotations
 import heapq
 import math
 import time
-from dataclasses import asdict, dataclass, replace
+import weakref
+from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -72,7 +74,7 @@ import pandas as pd
 from mfkdbench.nb201.benchmark import Benchmark, Fidelity
 from mfkdbench.errors import UserError
 from mfkdbench.inputs import MAX_EVALUATIONS, MAX_SIM_WORKERS
-from mfkdbench.search.optimizer import Trial, make_optimizer, optimizer_class
+from mfkdbench.search.optimizer import Optimizer, Trial, make_optimizer, optimizer_class
 from mfkdbench.search.presets import PRESETS, Preset, get_preset
 
 __all__ = ["Budget", "Preset", "PRESETS", "get_preset", "Run", "Search", "resolve_search", "search_fidelities",
@@ -119,20 +121,40 @@ class Budget:
 
 @dataclass(frozen=True)
 class Run:
-    """The trajectory of one search, with the report metric attached afterwards."""
+    """The trajectory of one search, with the report metric attached afterwards.
+
+    The simulator hands back plain numpy columns; :attr:`evaluations` and
+    :attr:`incumbents` build their DataFrames on first use (a DataFrame costs
+    more than a short search), so code that only stores or aggregates runs
+    never pays for them.
+    """
 
     optimizer: str
     benchmark: str
     seed: int
     config: dict
-    #: trial_id, worker, start, end, index, fidelity, score, cost; in the order results arrived
-    evaluations: pd.DataFrame
-    #: one row per incumbent change: time, n_evals, index, fidelity, score, report
-    incumbents: pd.DataFrame
+    #: EVALUATION_COLUMNS as arrays, one entry per evaluation in the order results arrived
+    evaluation_columns: dict
+    #: INCUMBENT_COLUMNS as arrays, one entry per incumbent change
+    incumbent_columns: dict
     final_index: int
     final_report: float
     report_metric: str
     overhead_s: float
+
+    @cached_property
+    def evaluations(self) -> pd.DataFrame:
+        """trial_id, worker, start, end, index, fidelity, score, cost; in the order results arrived."""
+        return pd.DataFrame(self.evaluation_columns)
+
+    @cached_property
+    def incumbents(self) -> pd.DataFrame:
+        """One row per incumbent change: time, n_evals, index, fidelity, score, report."""
+        return pd.DataFrame(self.incumbent_columns)
+
+    @property
+    def n_evaluations(self) -> int:
+        return len(self.evaluation_columns["index"])
 
 
 def search_fidelities(benchmark: Benchmark, target: str) -> dict[str, Fidelity]:
@@ -171,10 +193,22 @@ class Search:
         return "best score at the highest fidelity evaluated"
 
 
+#: resolved searches per benchmark (a benchmark's fidelities are fixed at construction)
+_SEARCHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def resolve_search(benchmark: Benchmark, spec: str, target: str) -> Search:
     """The search ``spec`` names: ``NAME@FIDELITY`` runs a single-fidelity optimizer at ``FIDELITY``, a plain
     ``NAME`` at ``target``; a multi-fidelity optimizer takes no ``@`` and uses every fidelity below ``target``."""
-    name, _, fidelity = str(spec).partition("@")
+    searches = _SEARCHES.setdefault(benchmark, {})
+    key = (str(spec), str(target))
+    if key not in searches:
+        searches[key] = _resolve_search(benchmark, *key)
+    return searches[key]
+
+
+def _resolve_search(benchmark: Benchmark, spec: str, target: str) -> Search:
+    name, _, fidelity = spec.partition("@")
     cls = optimizer_class(name)
     if cls.multi_fidelity:
         if fidelity:
@@ -210,7 +244,7 @@ def simulate(benchmark: Benchmark, optimizer: str, seed: int, budget: Budget, *,
     loop.run()
     config = {
         "optimizer": search.label, "benchmark": benchmark.name, "dataset": benchmark.dataset, "seed": seed,
-        "budget": asdict(budget), "n_workers": n_workers, "target_fidelity": target_fidelity,
+        "budget": {"seconds": budget.seconds, "evaluations": budget.evaluations, "overshoot": budget.overshoot}, "n_workers": n_workers, "target_fidelity": target_fidelity,
         "family": search.family, "search_fidelity": search.search_fidelity,
         "recommendation": search.recommendation,
         "charge_overhead": bool(charge_overhead), "seed_mode": benchmark.seed_mode,
@@ -221,13 +255,15 @@ def simulate(benchmark: Benchmark, optimizer: str, seed: int, budget: Budget, *,
 
 
 class _Loop:
-    """The event loop of one run; plain Python lists and a heap, DataFrames only at the end."""
+    """The event loop of one run: plain Python lists (a heap with several workers), arrays only at the end."""
 
     def __init__(self, benchmark, opt, fidelities, budget, n_workers, charge, noise):
-        self.benchmark, self.opt, self.budget, self.charge, self.noise = benchmark, opt, budget, charge, noise
-        self.objective = benchmark.objective()
+        self.benchmark, self.opt, self.budget, self.charge = benchmark, opt, budget, charge
+        objective = benchmark.objective()
+        self.evaluators = {name: objective.evaluator(name, noise) for name in fidelities}
         self.rank = {name: (f.level, f.epochs) for name, f in fidelities.items()}
         self.space = benchmark.space
+        self.n_workers = n_workers
         self.now = 0.0
         self.overhead = 0.0
         self.idle = list(range(n_workers))
@@ -239,6 +275,13 @@ class _Loop:
         self.exhausted = False  # the last ask() had nothing to propose
 
     def run(self) -> None:
+        if self.n_workers == 1:
+            self.run_sequential()
+        else:
+            self.run_events()
+
+    def run_events(self) -> None:
+        """Any number of workers: a heap of running trials, the earliest end reported first."""
         seconds, cut = self.budget.seconds, not self.budget.overshoot
         self.fill()
         while self.running:
@@ -253,6 +296,55 @@ class _Loop:
             heapq.heappush(self.idle, worker)
             self.fill()
 
+    def run_sequential(self) -> None:
+        """One worker: the same events as :meth:`run` with the heap left out (the common case, kept lean:
+        local variables only, written back at the end)."""
+        opt, evaluators, evals, rank, perf = self.opt, self.evaluators, self.evals, self.rank, time.perf_counter
+        ask, tell, make_trial, allowed, n_cells = opt.ask, opt.tell, Trial._make, self.space.allowed, len(self.space.allowed)
+        seconds = math.inf if self.budget.seconds is None else self.budget.seconds
+        limit = math.inf if self.budget.evaluations is None else self.budget.evaluations
+        cut, charge = not self.budget.overshoot, self.charge
+        recommends_all = type(opt).recommends is Optimizer.recommends
+        now, overhead, n_started = self.now, self.overhead, self.n_started
+        while n_started < limit and now < seconds:
+            t0 = perf()
+            proposal = ask()
+            t1 = perf()
+            overhead += t1 - t0
+            if charge:
+                now += t1 - t0
+            if proposal is None:
+                self.exhausted = True
+                break
+            try:
+                index, fidelity = proposal
+                index = int(index)
+                evaluate = evaluators[fidelity]
+                valid = 0 <= index < n_cells and allowed[index]
+            except (TypeError, ValueError, KeyError):
+                valid = False
+            if not valid:
+                self.check(proposal)  # raises the error that says what is wrong
+            score, cost = evaluate(index)
+            trial = make_trial((n_started, index, fidelity))
+            n_started += 1
+            end = now + cost
+            if cut and end > seconds:
+                break
+            evals.append((trial.trial_id, 0, now, end, index, fidelity, score, cost))
+            now = end
+            t0 = perf()
+            tell(trial, score, cost)
+            t1 = perf()
+            overhead += t1 - t0
+            if charge:
+                now += t1 - t0
+            best = self.best  # the common case, no new incumbent, is decided here; update_incumbent has the rule
+            if (score == score and (recommends_all or opt.recommends(trial))
+                    and (best is None or rank[fidelity] > best[0] or (rank[fidelity] == best[0] and score > best[1]))):
+                self.update_incumbent(trial, score, end)
+        self.now, self.overhead, self.n_started = now, overhead, n_started
+
     def can_start(self) -> bool:
         b = self.budget
         return not ((b.evaluations is not None and self.n_started >= b.evaluations)
@@ -265,10 +357,10 @@ class _Loop:
             if proposal is None:
                 return
             index, fidelity = self.check(proposal)
-            ev = self.objective.evaluate(index, fidelity, self.noise)
+            score, cost = self.evaluators[fidelity](index)
             trial = Trial(self.n_started, index, fidelity)
             worker = heapq.heappop(self.idle)
-            heapq.heappush(self.running, (self.now + ev.cost, trial.trial_id, worker, self.now, trial, ev.score, ev.cost))
+            heapq.heappush(self.running, (self.now + cost, trial.trial_id, worker, self.now, trial, score, cost))
             self.n_started += 1
 
     def timed(self, fn, *args):
@@ -304,17 +396,17 @@ class _Loop:
             self.incumbents.append((end, len(self.evals), trial.index, trial.fidelity, score))
 
     def result(self, optimizer: str, seed: int, config: dict) -> Run:
-        evals = _frame(self.evals, EVALUATION_COLUMNS, (np.int64, np.int64, np.float64, np.float64, np.int64, str,
-                                                         np.float64, np.float64))
-        inc = _frame(self.incumbents, INCUMBENT_COLUMNS[:-1], (np.float64, np.int64, np.int64, str, np.float64))
-        inc["report"] = np.asarray(self.benchmark.report(inc["index"].to_numpy()), dtype=np.float64)
+        evals = _columns(self.evals, EVALUATION_COLUMNS, (np.int64, np.int64, np.float64, np.float64, np.int64, str,
+                                                          np.float64, np.float64))
+        inc = _columns(self.incumbents, INCUMBENT_COLUMNS[:-1], (np.float64, np.int64, np.int64, str, np.float64))
+        inc["report"] = np.asarray(self.benchmark.report(inc["index"]), dtype=np.float64)
         final_index = -1 if self.best is None else int(self.best[2])
         final_report = math.nan if self.best is None else float(self.benchmark.report(final_index))
         return Run(optimizer, self.benchmark.name, seed, config, evals, inc, final_index, final_report,
                    self.benchmark.report_metric, self.overhead)
 
 
-def _frame(rows: list[tuple], columns: tuple[str, ...], dtypes: tuple) -> pd.DataFrame:
-    """A DataFrame from row tuples, built column by column (much faster than from records)."""
-    cols = list(zip(*rows)) if rows else [()] * len(columns)
-    return pd.DataFrame({name: np.array(col, dtype=dtype) for name, col, dtype in zip(columns, cols, dtypes)})
+def _columns(rows: list[tuple], names: tuple[str, ...], dtypes: tuple) -> dict[str, np.ndarray]:
+    """Named numpy columns from row tuples."""
+    cols = list(zip(*rows)) if rows else [()] * len(names)
+    return {name: np.array(col, dtype=dtype) for name, col, dtype in zip(names, cols, dtypes)}

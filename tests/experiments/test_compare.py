@@ -84,6 +84,25 @@ def test_store_round_trip_and_exactly_once(tmp_path, cache):
     assert back.overhead_s == run.overhead_s and back.evaluations["index"].dtype == np.int64
 
 
+@pytest.mark.parametrize("text_dtype", ["str", "string", "object", "str[pyarrow]"])
+def test_stored_text_columns_read_back_as_text_whatever_pandas_called_them(text_dtype):
+    """Records written from DataFrames name the fidelity column's dtype as their pandas version did."""
+    import json
+    import zlib
+
+    from mfkdbench.experiments.store import decode_run, encode_run
+
+    run = expected_runs(["rea"], 1, 30000)[0]
+    body = json.loads(zlib.decompress(encode_run(run)))
+    for frame in ("evaluations", "incumbents"):
+        for column in body[frame]["__frame__"]:
+            if column[0] == "fidelity":
+                column[1] = text_dtype
+    back = decode_run(zlib.compress(json.dumps(body).encode()))
+    assert_same_runs([run], [back])
+    assert back.evaluation_columns["fidelity"].dtype.kind == "U" and back.n_evaluations == len(run.evaluations)
+
+
 def test_manifest_of_other_data_is_refused_and_kept(tmp_path):
     from mfkdbench.experiments.store import ResultStore
 

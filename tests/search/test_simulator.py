@@ -1,5 +1,6 @@
 """The simulated clock: budget rules, workers, incumbent, NaN results, seeds, presets and the ``run`` command."""
 import math
+import re
 
 import numpy as np
 import pytest
@@ -217,3 +218,70 @@ def test_run_command_bad_input_exits_2(data_dir, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: unknown optimizer 'nope'") and err.count("\n") == 1
+
+
+def _both_loops(monkeypatch, *args, **kwargs):
+    """The same search through the one-worker fast path and through the event loop (the heap)."""
+    from mfkdbench.search import simulator
+
+    lean = simulate(*args, **kwargs)
+    with monkeypatch.context() as m:
+        m.setattr(simulator._Loop, "run_sequential", simulator._Loop.run_events)
+        events = simulate(*args, **kwargs)
+    return lean, events
+
+
+@pytest.mark.parametrize("name, target, budget", [
+    ("random", "ce12", Budget(12_000)), ("rea", "ce12", Budget(5_000, overshoot=False)),
+    ("rea", "200", Budget(60_000, 25)), ("bohb-nb201", "200", Budget(40_000)),
+    ("hyperband", "200", Budget(40_000, overshoot=False)), ("scripted", "200", Budget(1e9)),
+])
+def test_one_worker_fast_path_equals_the_event_loop(c10, monkeypatch, name, target, budget):
+    monkeypatch.setitem(optimizer_module._REGISTRY, "scripted", _Scripted)
+    lean, events = _both_loops(monkeypatch, c10, name, 2, budget, target_fidelity=target)
+    assert lean.evaluations.equals(events.evaluations) and lean.incumbents.equals(events.incumbents)
+    assert (lean.final_index, lean.config) == (events.final_index, events.config)
+    assert len(lean.evaluations) > 3
+
+
+def test_one_worker_fast_path_equals_the_event_loop_on_failures_and_exhaustion(c10, monkeypatch):
+    scores = np.array([c10.score(i, "ce12") for i in range(15_625)])
+    scores[::3] = np.nan
+    bench = c10.with_fidelities([FidelityTable(Fidelity("ce12", 12, 0, "with failures"), scores,
+                                               np.full(15_625, 100.0))], "nan-test").restricted("tiny", range(40))
+    lean, events = _both_loops(monkeypatch, bench, "local-search", 0, Budget(1e9), target_fidelity="ce12")
+    assert lean.evaluations.equals(events.evaluations) and lean.incumbents.equals(events.incumbents)
+    assert lean.config["ended"] == events.config["ended"] == "optimizer exhausted"
+    assert lean.evaluations["score"].isna().any() and lean.final_index % 3 != 0
+
+
+def test_a_bad_proposal_gets_the_same_error_on_the_fast_path(c10, monkeypatch):
+    class Bad(Optimizer):
+        def __init__(self, *args, proposal=None, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.proposal = proposal
+
+        def ask(self):
+            return self.proposal
+
+        def tell(self, trial, score, cost):
+            pass
+
+    monkeypatch.setitem(optimizer_module._REGISTRY, "bad", Bad)
+    for proposal, words in ((7, "not (nb201_index, fidelity)"), ((15_625, "200"), "outside the search space"),
+                            ((-1, "200"), "outside the search space"), ((3, "ce99"), "on offer: ce12, 200"),
+                            (("x", "200"), "not (nb201_index, fidelity)")):
+        with pytest.raises(UserError, match=re.escape(words)):
+            simulate(c10, "bad", 0, Budget(evaluations=2), optimizer_options={"proposal": proposal})
+
+
+def test_charged_overhead_counts_ask_and_tell(c10, monkeypatch):
+    import time
+
+    class SlowTell(_Scripted):
+        def tell(self, trial, score, cost):
+            time.sleep(0.003)
+
+    monkeypatch.setitem(optimizer_module._REGISTRY, "slow-tell", SlowTell)
+    ev = simulate(c10, "slow-tell", 0, Budget(1e9), charge_overhead=True).evaluations
+    assert (ev["start"].to_numpy()[1:] >= ev["end"].to_numpy()[:-1] + 0.003).all()
