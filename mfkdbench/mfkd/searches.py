@@ -18,10 +18,12 @@ minimized it and predicted with the high level; we implement the intent, see
 step goes to the other fidelity; when both are used up, :meth:`GPSearch.ask`
 returns None (the simulator ends the run and records why). Exact ties of the
 acquisition go to a random cell (the optimizer's generator).
-``allocation="cost"`` replaces the fixed ratio by :meth:`GPSearch._cost_aware_level`.
-Options: ``encoding``, ``acquisition`` (``ucb``/``ei``), ``beta``,
-``allocation`` (``ratio``/``cost``), ``ratio``, ``max_low_share``, ``n_init_high``,
-``n_init_low``, ``low_fidelity``.
+``allocation="cost"`` replaces the fixed ratio by :meth:`GPSearch._cost_aware_level`;
+``candidates="local"`` limits each step's acquisition to the one-edge neighbours of the
+step's fidelity's ten best cells, as local search and BANANAS' mutations do
+(:meth:`GPSearch._allowed`). Options: ``encoding``, ``acquisition`` (``ucb``/``ei``), ``beta``,
+``allocation`` (``ratio``/``cost``), ``ratio``, ``max_low_share``, ``candidates`` (``all``/``local``),
+``n_init_high``, ``n_init_low``, ``low_fidelity``.
 """
 from __future__ import annotations
 
@@ -37,6 +39,8 @@ from mfkdbench.errors import UserError
 from mfkdbench.search.optimizer import Optimizer, Trial, register
 
 LOW, HIGH_LEVEL = 0, 1
+#: ``candidates="local"``: the neighbourhoods of this many best cells of a level are searched
+N_LOCAL = 10
 
 
 @lru_cache(maxsize=1)
@@ -79,7 +83,7 @@ class GPSearch(Optimizer):
 
     def __init__(self, space, fidelities, rng, *, encoding: str = "onehot", acquisition: str = "ucb",
                  beta: float = 1.0, allocation: str = "ratio", ratio: int = 2, max_low_share: float = 0.5,
-                 n_init_high: int = 3, n_init_low: int = 10, low_fidelity: str | None = None, **options):
+                 candidates: str = "all", n_init_high: int = 3, n_init_low: int = 10, low_fidelity: str | None = None, **options):
         super().__init__(space, fidelities, rng, **options)
         if encoding not in ENCODINGS:
             raise UserError(f"unknown encoding {encoding!r}; choose one of {', '.join(ENCODINGS)}")
@@ -87,12 +91,15 @@ class GPSearch(Optimizer):
             raise UserError(f"unknown acquisition {acquisition!r}; choose one of {', '.join(ACQUISITIONS)}")
         if allocation not in ("ratio", "cost"):
             raise UserError(f"unknown fidelity allocation {allocation!r}; choose 'ratio' or 'cost'")
+        if candidates not in ("all", "local"):
+            raise UserError(f"unknown candidate set {candidates!r}; choose 'all' or 'local'")
         if int(ratio) != ratio or ratio < 1:
             raise UserError(f"the high-fidelity ratio must be a positive integer, got {ratio}")
         if not 0 <= max_low_share < 1:
             raise UserError(f"max_low_share must be in [0, 1), got {max_low_share}")
         self.encoding, self.acquisition, self.beta = encoding, acquisition, float(beta)
         self.allocation, self.ratio, self.max_low_share = allocation, int(ratio), float(max_low_share)
+        self.candidates = candidates
         self.low = None
         if self.levels == 2:
             self.low = low_fidelity or self.default_low
@@ -180,8 +187,23 @@ class GPSearch(Optimizer):
         mu, sd = (self.model.mean_low, self.model.std_low) if model_level == 0 else \
             (self.model.mean_high, self.model.std_high)
         best = float(np.max(sign * (scores - mu) / sd)) if len(scores) else 0.0
-        return self.pool.best(self.model, model_level, self.obs[level].untried, self._observed, acquisition, best,
+        return self.pool.best(self.model, model_level, self._allowed(level), self._observed, acquisition, best,
                               self.beta, rng=self.rng, sign=sign)
+
+    def _allowed(self, level: int) -> np.ndarray:
+        """Pool positions the acquisition may pick at ``level``: every untried cell, or with
+        ``candidates="local"`` the untried one-edge neighbours of the level's :data:`N_LOCAL` best cells
+        (every untried cell when none is left there)."""
+        untried = self.obs[level].untried
+        obs = self.obs[level]
+        if self.candidates == "all" or not obs.indices:
+            return untried
+        best = np.asarray(obs.indices)[np.argsort(obs.scores, kind="stable")[-N_LOCAL:]]
+        near = np.zeros_like(untried)
+        for index in best:
+            near[[self._position[int(i)] for i in self.space.neighbours(int(index))]] = True
+        near &= untried
+        return near if near.any() else untried
 
     def _propose(self, level: int | None):
         """``(index, level)`` to evaluate next; ``level`` None: the cost-aware rule chooses it."""

@@ -232,3 +232,26 @@ def test_cost_aware_allocation_keeps_evaluating_the_target(tables):
     high_time = ev[ev.fidelity == "200"].cost.sum()
     assert high_time >= 0.45 * ev.cost.sum() and (ev.fidelity == "200").sum() >= 5
     assert (ev.fidelity == "ce12").sum() > (ev.fidelity == "200").sum()
+
+
+def test_local_candidates_stay_next_to_the_best_cells_of_their_fidelity(tables):
+    """``candidates="local"``: after the initial design each proposal is a one-edge neighbour of one of the ten
+    best cells already scored at its fidelity, never a cell it scored before (one worker: all told)."""
+    from mfkdbench.mfkd.searches import N_LOCAL
+    from mfkdbench.search.simulator import Budget, simulate
+
+    bench = load_benchmark("cifar100")
+    run = simulate(bench, "mf-ce", 3, Budget(seconds=60_000), optimizer_options={"candidates": "local"})
+    plain = simulate(bench, "mf-ce", 3, Budget(seconds=60_000))
+    ev = run.evaluations
+    assert list(ev["index"][:13]) == list(plain.evaluations["index"][:13])  # same initial design
+    checked = 0
+    for k in range(13, len(ev)):
+        before = ev.iloc[:k]
+        same = before[before.fidelity == ev.fidelity.iloc[k]]
+        best = same.sort_values("score", kind="stable")["index"].to_numpy()[-N_LOCAL:]
+        near = {int(j) for i in best for j in bench.space.neighbours(int(i))} - set(same["index"])
+        if near:
+            assert ev["index"].iloc[k] in near
+            checked += 1
+    assert checked >= 20 and list(ev["index"]) != list(plain.evaluations["index"])
