@@ -10,7 +10,7 @@ Benchmarks (target: 200-epoch validation accuracy; reported: 200-epoch test accu
   120,000 / 200,000 s (no KD data, so no mfkd).
 
 Rows: the multi-fidelity GP searches (``mfkd``, ``mf-ce``; ``cost``: the
-cost-aware allocation; ``path``: the path encoding), the target-only ``gp-hf``
+cost-aware allocation; ``path``: the path encoding; ``local``: candidates next to the best cells), the target-only ``gp-hf``
 and ``random/rea/local-search@200``, and the low-fidelity-only
 ``random/rea/local-search@ce12`` (and ``@nst12``), which search that fidelity
 and recommend their best cell by its score there (NB201's protocol).
@@ -59,10 +59,11 @@ def _rows(multi_fidelity: list[tuple[str, str, dict]], low_fidelities: list[str]
 STUDIES = {
     "kd240": ("cifar100-kd240", [20_000.0, 50_000.0, 100_000.0, 200_000.0], _rows(
         [("mfkd", "mfkd", {}), ("mfkd cost", "mfkd", {"allocation": "cost"}),
-         ("mfkd path", "mfkd", {"encoding": "path"}), ("mf-ce", "mf-ce", {}),
-         ("mf-ce cost", "mf-ce", {"allocation": "cost"})], ["ce12", "nst12"])),
+         ("mfkd path", "mfkd", {"encoding": "path"}), ("mfkd local", "mfkd", {"candidates": "local"}),
+         ("mf-ce", "mf-ce", {}), ("mf-ce cost", "mf-ce", {"allocation": "cost"})], ["ce12", "nst12"])),
     "full": ("cifar100", [40_000.0, 120_000.0, 200_000.0], _rows(
-        [("mf-ce", "mf-ce", {}), ("mf-ce cost", "mf-ce", {"allocation": "cost"})], ["ce12"])),
+        [("mf-ce", "mf-ce", {}), ("mf-ce cost", "mf-ce", {"allocation": "cost"}),
+         ("mf-ce local", "mf-ce", {"candidates": "local"})], ["ce12"])),
 }
 
 
@@ -129,7 +130,9 @@ def report(df: pd.DataFrame, study: str) -> str:
             diff = by_row[label][col].mean() - by_row[best][col].mean()
             cells.append(f"{diff:+.3f} vs {best}, p = {_p_value(by_row[label][col].to_numpy(), by_row[best][col].to_numpy()):.2g}")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    pairs = [(label, "gp-hf") for label in labels if rows[label][3]] + [("mfkd", "mf-ce"), ("mfkd path", "mfkd")]
+    pairs = [(label, "gp-hf") for label in labels if rows[label][3]] + [
+        ("mfkd", "mf-ce"), ("mfkd path", "mfkd"), ("mfkd local", "mfkd"), ("mfkd cost", "mfkd"),
+        ("mf-ce local", "mf-ce"), ("mf-ce cost", "mf-ce")]
     lines += ["", "| pair (paired difference, p) | " + " | ".join(f"{b:,.0f} s" for b in budgets) + " |",
               "|---" + "|---" * len(budgets) + "|"]
     for a, b in (pair for pair in pairs if set(pair) <= set(labels)):
