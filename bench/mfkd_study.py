@@ -10,8 +10,8 @@ Benchmarks (target: 200-epoch validation accuracy; reported: 200-epoch test accu
   120,000 / 200,000 s (no KD data, so no mfkd).
 
 Rows: the multi-fidelity GP searches (``mfkd``, ``mf-ce``; ``cost``: the
-cost-aware allocation; ``path``: the path encoding; ``local``: candidates next to the best cells), the target-only ``gp-hf``
-and ``random/rea/local-search@200``, and the low-fidelity-only
+cost-aware allocation; ``path``: the path encoding; ``local``: candidates next
+to the best cells), the target-only ``gp-hf`` and ``random/rea/local-search@200``, and the low-fidelity-only
 ``random/rea/local-search@ce12`` (and ``@nst12``), which search that fidelity
 and recommend their best cell by its score there (NB201's protocol).
 

@@ -244,7 +244,8 @@ def simulate(benchmark: Benchmark, optimizer: str, seed: int, budget: Budget, *,
     loop.run()
     config = {
         "optimizer": search.label, "benchmark": benchmark.name, "dataset": benchmark.dataset, "seed": seed,
-        "budget": {"seconds": budget.seconds, "evaluations": budget.evaluations, "overshoot": budget.overshoot}, "n_workers": n_workers, "target_fidelity": target_fidelity,
+        "budget": {"seconds": budget.seconds, "evaluations": budget.evaluations, "overshoot": budget.overshoot},
+        "n_workers": n_workers, "target_fidelity": target_fidelity,
         "family": search.family, "search_fidelity": search.search_fidelity,
         "recommendation": search.recommendation,
         "charge_overhead": bool(charge_overhead), "seed_mode": benchmark.seed_mode,
@@ -300,7 +301,8 @@ class _Loop:
         """One worker: the same events as :meth:`run` with the heap left out (the common case, kept lean:
         local variables only, written back at the end)."""
         opt, evaluators, evals, rank, perf = self.opt, self.evaluators, self.evals, self.rank, time.perf_counter
-        ask, tell, make_trial, allowed, n_cells = opt.ask, opt.tell, Trial._make, self.space.allowed, len(self.space.allowed)
+        ask, tell, make_trial, allowed = opt.ask, opt.tell, Trial._make, self.space.allowed
+        n_cells = len(allowed)
         seconds = math.inf if self.budget.seconds is None else self.budget.seconds
         limit = math.inf if self.budget.evaluations is None else self.budget.evaluations
         cut, charge = not self.budget.overshoot, self.charge
