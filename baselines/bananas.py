@@ -35,11 +35,14 @@ from mfkdbench.search.sampling import UnseenSampler
 class MLPEnsemble:
     """ReLU MLPs from different random initialisations, trained together by full-batch Adam on absolute error.
 
-    Written in numpy (about 40 lines) because the simulator must not import
+    Written in numpy (about 75 lines) because the simulator must not import
     torch and scikit-learn's ``MLPRegressor`` has no absolute-error loss (the
     BANANAS predictor's) and is only a development dependency. The members'
     weights are stacked along a first axis so one matrix product serves all
-    of them. Targets are standardised.
+    of them. Targets are standardised. Training works in place, in buffers
+    allocated once per fit, by the same floating-point operations in the same
+    order as the plain expressions in the comments, so it gives their numbers
+    bit for bit (the tests check this against those expressions).
     """
 
     def __init__(self, n_members: int = 5, hidden: tuple[int, ...] = (20, 20, 20), steps: int = 200,
@@ -52,25 +55,61 @@ class MLPEnsemble:
         self.mean, self.scale = float(np.mean(y)), float(np.std(y)) or 1.0
         target = ((y - self.mean) / self.scale)[None, :, None]
         sizes = (x.shape[1], *self.hidden, 1)
-        shapes = [shape for m, n in zip(sizes[:-1], sizes[1:]) for shape in ((m, n), (1, n))]
-        flat, grad = self._buffers(shapes), self._buffers(shapes)
-        self.params, grads = flat[1], grad[1]
+        # Inputs that are 0 in every row give their first-layer weights zero gradients, which Adam turns
+        # into zero steps: only the other ("live") inputs' weights are trained, in ``flat``, and copied
+        # into the whole first layer after each step. (Their gradient, the live rows of x^T @ delta, comes
+        # from the live columns of x: matmul's value of a row does not depend on the other rows.)
+        live = np.flatnonzero(x.any(axis=0))
+        shapes = [shape for m, n in zip((len(live), *sizes[1:-1]), sizes[1:]) for shape in ((m, n), (1, n))]
+        flat, trained = self._buffers(shapes)
+        grad, grads = self._buffers(shapes)
+        self.params = [np.empty((self.n_members, sizes[0], sizes[1])), *trained[1:]]
         for w, m in zip(self.params[::2], sizes):
             w[...] = rng.normal(0.0, np.sqrt(2.0 / m), w.shape)  # He initialisation; biases start at 0
-        flat, grad = flat[0], grad[0]
-        first, second = np.zeros_like(flat), np.zeros_like(flat)
+        first_layer, live_weights = self.params[0], trained[0]
+        live_weights[...] = first_layer[:, live]
+        acts = [x, *self._activations(len(x))]
+        deltas = [np.empty_like(a) for a in acts[1:]]  # gradients of the loss w.r.t. the layers' outputs
+        masks = [np.empty(a.shape, dtype=bool) for a in acts[1:-1]]
+        inputs_t = [np.swapaxes(a, -1, -2) for a in (np.ascontiguousarray(x[:, live]), *acts[1:-1])]
+        weights_t = [np.swapaxes(w, -1, -2) for w in self.params[::2]]
+        top = len(sizes) - 2  # the output layer
+        # the output layer has one unit, so its delta @ w^T is an outer product: multiply rounds it as matmul does
+        send_down = [np.multiply if layer == top else np.matmul for layer in range(top + 1)]
+        first, second, step_size, denom = (np.zeros_like(flat) for _ in range(4))
         beta1, beta2, eps = 0.9, 0.999, 1e-8
         for step in range(1, self.steps + 1):
-            acts = self._forward(x)
-            delta = np.sign(acts[-1] - target) / len(x)  # gradient of the mean absolute error
-            for layer in range(len(self.params) // 2 - 1, -1, -1):
-                grads[2 * layer][...] = np.swapaxes(acts[layer], -1, -2) @ delta
-                grads[2 * layer + 1][...] = delta.sum(axis=1, keepdims=True)
+            self._forward(acts)
+            for a, mask in zip(acts[1:-1], masks):
+                np.greater(a, 0, out=mask)
+            # delta = sign(prediction - target) / n, the gradient of the mean absolute error; then per layer
+            # grad_w = input^T @ delta, grad_b = delta.sum(axis=1), delta = (delta @ w^T) * (input > 0)
+            np.subtract(acts[-1], target, out=deltas[top])
+            np.sign(deltas[top], out=deltas[top])
+            deltas[top] /= len(x)
+            for layer in range(top, -1, -1):
+                np.matmul(inputs_t[layer], deltas[layer], out=grads[2 * layer])
+                np.add.reduce(deltas[layer], axis=1, keepdims=True, out=grads[2 * layer + 1])
                 if layer:
-                    delta = (delta @ np.swapaxes(self.params[2 * layer], -1, -2)) * (acts[layer] > 0)
-            first += (1 - beta1) * (grad - first)
-            second += (1 - beta2) * (grad * grad - second)
-            flat -= self.lr * (first / (1 - beta1**step)) / (np.sqrt(second / (1 - beta2**step)) + eps)
+                    send_down[layer](deltas[layer], weights_t[layer], out=deltas[layer - 1])
+                    deltas[layer - 1] *= masks[layer - 1]
+            # first += (1 - beta1) * (grad - first); second += (1 - beta2) * (grad * grad - second)
+            np.subtract(grad, first, out=step_size)
+            step_size *= 1 - beta1
+            first += step_size
+            np.multiply(grad, grad, out=denom)
+            denom -= second
+            denom *= 1 - beta2
+            second += denom
+            # flat -= lr * (first / (1 - beta1**step)) / (sqrt(second / (1 - beta2**step)) + eps)
+            np.divide(first, 1 - beta1**step, out=step_size)
+            step_size *= self.lr
+            np.divide(second, 1 - beta2**step, out=denom)
+            np.sqrt(denom, out=denom)
+            denom += eps
+            step_size /= denom
+            flat -= step_size
+            first_layer[:, live] = live_weights
         return self
 
     def _buffers(self, shapes) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -81,16 +120,22 @@ class MLPEnsemble:
         return flat, [flat[end - size:end].reshape(self.n_members, *shape)
                       for end, size, shape in zip(ends, sizes, shapes)]
 
+    def _activations(self, n: int) -> list[np.ndarray]:
+        """Buffers for the outputs of each layer on ``n`` inputs, ``(members, n, width)`` each."""
+        return [np.empty((self.n_members, n, w.shape[-1])) for w in self.params[::2]]
+
     def predict(self, x: np.ndarray) -> np.ndarray:
         """``(n_members, n)`` predictions in the units of ``y``."""
-        return self._forward(x)[-1][:, :, 0] * self.scale + self.mean
+        acts = [x, *self._activations(len(x))]
+        return self._forward(acts)[-1][:, :, 0] * self.scale + self.mean
 
-    def _forward(self, x: np.ndarray) -> list[np.ndarray]:
-        acts = [x]
-        n_layers = len(self.params) // 2
-        for layer in range(n_layers):
-            z = acts[-1] @ self.params[2 * layer] + self.params[2 * layer + 1]
-            acts.append(z if layer == n_layers - 1 else np.maximum(z, 0.0))
+    def _forward(self, acts: list[np.ndarray]) -> list[np.ndarray]:
+        """Fill ``acts[1:]`` from the input ``acts[0]``: ReLU layers, a linear last one."""
+        for layer, (a, z) in enumerate(zip(acts[:-1], acts[1:])):
+            np.matmul(a, self.params[2 * layer], out=z)
+            z += self.params[2 * layer + 1]
+            if layer < len(acts) - 2:
+                np.maximum(z, 0.0, out=z)
         return acts
 
 
