@@ -28,6 +28,7 @@ import numpy as np
 
 from mfkdbench.nb201.encodings import path_encoding
 from mfkdbench.errors import UserError
+from mfkdbench.search.blas import single_threaded_blas
 from mfkdbench.search.optimizer import Optimizer, Trial, register
 from mfkdbench.search.sampling import UnseenSampler
 
@@ -180,8 +181,10 @@ class Bananas(Optimizer):
         if not candidates:
             return []
         x = path_encoding(self.space, self._indices)
-        self.ensemble.fit(x, np.array(self._scores), self.rng)
-        values = independent_thompson(self.ensemble.predict(path_encoding(self.space, candidates)), self.rng)
+        with single_threaded_blas():  # the same numbers on every machine (mfkdbench.search.blas)
+            self.ensemble.fit(x, np.array(self._scores), self.rng)
+            predictions = self.ensemble.predict(path_encoding(self.space, candidates))
+        values = independent_thompson(predictions, self.rng)
         chosen = [candidates[i] for i in np.argsort(-values, kind="stable")[:self.k]]
         for index in chosen:
             self.unseen.mark(index)

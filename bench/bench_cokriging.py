@@ -26,7 +26,7 @@ import numpy as np
 from mfkdbench.mfkd.acquisition import CandidatePool
 from mfkdbench import load_benchmark
 from mfkdbench.mfkd.cokriging import CoKriging
-from mfkdbench.mfkd.searches import _single_threaded_blas
+from mfkdbench.search.blas import single_threaded_blas
 
 
 def _data(bench, n, rng):
@@ -39,7 +39,7 @@ def ours(bench, pool, low, high, repeats, **model_options):
     x = bench.space.onehot
     y_low, y_high = bench._scores["ce12"], bench._scores["200"]
     model = CoKriging(rng=np.random.default_rng(0), **model_options)
-    with _single_threaded_blas():
+    with single_threaded_blas():
         model.fit(x(low[:-1]), y_low[low[:-1]], x(high), y_high[high])  # the previous step's fit
     allowed = np.ones(len(pool), bool)
     allowed[high] = False
@@ -49,7 +49,7 @@ def ours(bench, pool, low, high, repeats, **model_options):
         for fit, out in ((0, times), (model.restart_every - 1, multistart)):  # a warm fit, then a scheduled multi-start
             model.theta, model.n_fits, model._bounds_at_multistart = theta.copy(), fit, frozenset(range(len(theta)))
             start = time.perf_counter()
-            with _single_threaded_blas():
+            with single_threaded_blas():
                 model.fit(x(low), y_low[low], x(high), y_high[high])
                 pool.best(model, 1, allowed, (low, high), rng=model.rng)
             out.append(time.perf_counter() - start)

@@ -28,7 +28,6 @@ step's fidelity's ten best cells, as local search and BANANAS' mutations do
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 
 import numpy as np
 
@@ -36,24 +35,12 @@ from mfkdbench.mfkd.acquisition import ACQUISITIONS, CandidatePool
 from mfkdbench.mfkd.cokriging import CoKriging
 from mfkdbench.nb201.encodings import ENCODINGS, encode
 from mfkdbench.errors import UserError
+from mfkdbench.search.blas import single_threaded_blas
 from mfkdbench.search.optimizer import Optimizer, Trial, register
 
 LOW, HIGH_LEVEL = 0, 1
 #: ``candidates="local"``: the neighbourhoods of this many best cells of a level are searched
 N_LOCAL = 10
-
-
-@lru_cache(maxsize=1)
-def _blas_controller():
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
-
-
-def _single_threaded_blas():
-    """One BLAS thread: the model's matrices are small, and searches run many at once (one per seed);
-    threaded BLAS on an oversubscribed machine was 14x slower in our measurements."""
-    return _blas_controller().limit(limits=1, user_api="blas")
 
 
 class _Level:
@@ -139,7 +126,7 @@ class GPSearch(Optimizer):
         else:
             level = None
         self._steps += 1
-        with _single_threaded_blas():
+        with single_threaded_blas():
             proposal = self._propose(level)
         if proposal is None:  # every cell proposed at every fidelity
             return None
