@@ -126,6 +126,9 @@ def report(df: pd.DataFrame, study: str) -> str:
         for b in budgets:
             col = f"final@{b:g}"
             others = [lab for lab in labels if lab != label and not rows[lab][3]]
+            if not others:
+                cells.append("no other row")
+                continue
             best = max(others, key=lambda lab: by_row[lab][col].mean())
             diff = by_row[label][col].mean() - by_row[best][col].mean()
             cells.append(f"{diff:+.3f} vs {best}, p = {_p_value(by_row[label][col].to_numpy(), by_row[best][col].to_numpy()):.2g}")
