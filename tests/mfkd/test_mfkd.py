@@ -84,6 +84,22 @@ def test_ucb_step_picks_the_exact_argmax_over_the_pool(kd240, encoding):
         assert score[pos] >= score.max() - 1e-4
 
 
+@pytest.mark.parametrize("encoding", ["onehot", "path"])
+def test_pruning_bound_is_a_true_bound_from_the_true_nearest_observations(tables, encoding):
+    """The candidate search's pruning: the nearest low / high observation of every cell (grid distance transform
+    for one-hot) equals the brute-force minimum, and the variance bound is never below the exact variance."""
+    from mfkdbench.mfkd.cokriging import sqdist
+
+    opt = _searched("mf-ce", load_benchmark("cifar100"), 2, 40, encoding=encoding)
+    nearest = opt.pool.nearest(opt.model, opt._observed)
+    for got, x in zip(nearest, (opt.model.x_low, opt.model.x_high)):
+        np.testing.assert_allclose(got, sqdist(opt.pool._x, x).min(1), atol=1e-6)
+    for level in (0, 1):
+        _, var = opt.pool.posterior(opt.model, level)
+        bound = opt.model.variance_bound(*nearest, level)
+        assert (bound >= var - 1e-9).all() and (bound < opt.model.prior_var(level)).any()
+
+
 def test_options_ei_cost_aware_and_path_encoding(kd240):
     from mfkdbench.search.simulator import Budget, simulate
 
