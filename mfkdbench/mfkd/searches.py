@@ -70,7 +70,8 @@ class GPSearch(Optimizer):
 
     def __init__(self, space, fidelities, rng, *, encoding: str = "onehot", acquisition: str = "ucb",
                  beta: float = 1.0, allocation: str = "ratio", ratio: int = 2, max_low_share: float = 0.5,
-                 candidates: str = "all", n_init_high: int = 3, n_init_low: int = 10, low_fidelity: str | None = None, **options):
+                 candidates: str = "all", n_init_high: int = 3, n_init_low: int = 10,
+                 low_fidelity: str | None = None, **options):
         super().__init__(space, fidelities, rng, **options)
         if encoding not in ENCODINGS:
             raise UserError(f"unknown encoding {encoding!r}; choose one of {', '.join(ENCODINGS)}")
@@ -181,8 +182,8 @@ class GPSearch(Optimizer):
         """Pool positions the acquisition may pick at ``level``: every untried cell, or with
         ``candidates="local"`` the untried one-edge neighbours of the level's :data:`N_LOCAL` best cells
         (every untried cell when none is left there)."""
-        untried = self.obs[level].untried
         obs = self.obs[level]
+        untried = obs.untried
         if self.candidates == "all" or not obs.indices:
             return untried
         best = np.asarray(obs.indices)[np.argsort(obs.scores, kind="stable")[-N_LOCAL:]]
