@@ -10,6 +10,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -174,6 +175,26 @@ def test_corrupt_manifest(capsys, tmp_path, kept, body, command):
     _set_manifest(folder, body)
     args = ["compare", *SMALL, "--out", str(folder)] if command == "compare" else ["figures", "--results", str(folder)]
     refused(capsys, args, "has a corrupt manifest (not a JSON object)", folder)
+
+
+def _edit_records(folder, edit) -> None:
+    """Apply ``edit`` to every stored run record's JSON body."""
+    db = sqlite3.connect(folder / "results.sqlite")
+    with db:
+        for key, blob in db.execute("SELECT key, run FROM cells").fetchall():
+            body = json.loads(zlib.decompress(blob))
+            edit(body)
+            db.execute("UPDATE cells SET run = ? WHERE key = ?", (zlib.compress(json.dumps(body).encode()), key))
+    db.close()
+
+
+@pytest.mark.parametrize("edit", [lambda b: b.pop("evaluations"), lambda b: b["incumbents"].pop("__frame__"),
+                                  lambda b: b.update(evaluations=[1, 2]), lambda b: b.pop("final_index")],
+                         ids=["no-evaluations", "no-frame", "frame-not-a-dict", "missing-field"])
+def test_corrupt_run_record(capsys, tmp_path, kept, edit):
+    folder = _copy(kept, tmp_path)
+    _edit_records(folder, edit)
+    refused(capsys, ["figures", "--results", str(folder)], "holds a corrupt record", folder)
 
 
 def test_figures_never_creates_a_missing_table(capsys, tmp_path):

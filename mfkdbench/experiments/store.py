@@ -259,7 +259,7 @@ class ResultStore:
         rows = self._db.execute("SELECT run FROM cells ORDER BY optimizer, seed").fetchall()
         try:
             return [decode_run(blob) for (blob,) in rows]
-        except (zlib.error, ValueError, TypeError, AttributeError) as exc:
+        except (zlib.error, ValueError, TypeError, AttributeError, KeyError) as exc:
             raise UserError(f"result store {self.path} holds a corrupt record ({exc})") from None
 
     def wall_times(self) -> pd.DataFrame:
