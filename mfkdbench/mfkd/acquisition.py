@@ -55,7 +55,10 @@ def _grid_smooth(weights: np.ndarray, lengthscale: float) -> np.ndarray:
     p = np.exp(-1.0 / lengthscale**2)  # one differing edge: squared distance 2
     v = weights.reshape((_OPS,) * _EDGES)
     for axis in range(_EDGES):
-        v = (1 - p) * v + p * v.sum(axis, keepdims=True)
+        total = v.sum(axis, keepdims=True)
+        total *= p
+        v *= 1 - p
+        v += total
     return v.reshape(-1)
 
 
@@ -106,6 +109,9 @@ class CandidatePool:
         self.indices = np.asarray(indices, dtype=np.int64)
         self._x = np.asarray(encodings, dtype=np.float64)
         self._grid = grid_positions(self._x)
+        if self._grid is not None:  # the grid position of every NB201 index in the pool (-1: not in it)
+            self._grid_of = np.full(int(self.indices.max(initial=-1)) + 1, -1, dtype=np.int64)
+            self._grid_of[self.indices] = self._grid
         self._norm = (self._x * self._x).sum(1)
         self._columns: dict[int, np.ndarray] = {}
 
@@ -132,7 +138,7 @@ class CandidatePool:
             d = self.sqdist(observed[0], model.x_low), self.sqdist(observed[1], model.x_high)
             cross = model.cross_cov(*d, level, dtype=np.float32)
             return (cross @ model.alpha.astype(np.float32)).astype(np.float64)
-        at = grid_positions(np.vstack([model.x_low, model.x_high]))
+        at = np.concatenate([self._positions(observed[0], model.x_low), self._positions(observed[1], model.x_high)])
         mean = np.zeros(_GRID)
         for scale, lengthscale, weights in model.mean_terms(level):
             mean += scale * _grid_smooth(np.bincount(at, weights, _GRID), lengthscale)
@@ -143,7 +149,16 @@ class CandidatePool:
         if self._grid is None:
             return tuple(self.sqdist(idx, x).min(1, initial=np.inf).astype(np.float64)
                          for idx, x in zip(observed, (model.x_low, model.x_high)))
-        return tuple(_nearest_on_grid(grid_positions(x))[self._grid] for x in (model.x_low, model.x_high))
+        return tuple(_nearest_on_grid(self._positions(idx, x))[self._grid]
+                     for idx, x in zip(observed, (model.x_low, model.x_high)))
+
+    def _positions(self, indices, encodings: np.ndarray) -> np.ndarray:
+        """Grid positions of observed cells: by NB201 index, or from the encodings for cells outside the pool."""
+        indices = np.asarray(indices, dtype=np.int64)
+        if len(indices) and (indices.max() >= len(self._grid_of) or indices.min() < 0):
+            return grid_positions(encodings)
+        at = self._grid_of[indices]
+        return grid_positions(encodings) if (at < 0).any() else at
 
     def variances(self, model: CoKriging, level: int, rows: np.ndarray) -> np.ndarray:
         """Standardized posterior variances of the pool's ``rows`` (float64)."""
