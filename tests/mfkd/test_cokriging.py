@@ -128,22 +128,99 @@ def test_fit_matches_emukit_on_held_out_cells(tables, space, split):
 
 
 def test_refits_add_random_starts_on_the_schedule(data, monkeypatch):
-    """Fit 1 runs the default and ``n_restarts`` random starts; fit 4 (``restart_every=4``) the warm
-    start, those starts (exploratory) and a polish of the best, each start distinct; the fits
-    between run the warm start alone unless it reached a new bound."""
+    """Fit 1 runs the default and ``n_restarts`` random starts on all observations; a scheduled multi-start
+    (``restart_every=4`` fits and ``restart_growth=0.1`` of new observations since the last) the warm start,
+    the default and ``explore_starts`` random starts on half of each level's observations (exploratory, each
+    distinct) and a polish of the best on all of them; the fits between run the warm start alone unless it
+    reached a new bound."""
     x_l, y_l, x_h, y_h, _ = data
-    model = CoKriging(n_restarts=3, restart_every=4, rng=np.random.default_rng(0))
-    starts = []
+    model = CoKriging(n_restarts=3, explore_starts=2, explore_min=0, restart_every=4, restart_growth=0.1, refit_growth=0.0,
+                      rng=np.random.default_rng(0))
+    calls = []
     minimize = CoKriging._minimize
-    monkeypatch.setattr(CoKriging, "_minimize", lambda self, start, **o: starts.append(start) or minimize(self, start, **o))
-    for fit in range(1, 6):
-        before, multistarts = len(starts), model.n_multistart
-        model.fit(x_l[:30 + fit], y_l[:30 + fit], x_h, y_h)
-        calls = starts[before:]
-        scheduled = fit in (1, 4)
-        assert len(calls) == (4 if fit == 1 else 6 if model.n_multistart > multistarts else 1)
-        assert scheduled <= (model.n_multistart > multistarts)
-        assert len({tuple(np.round(s, 6)) for s in calls}) == len(calls)
+    monkeypatch.setattr(CoKriging, "_minimize",
+                        lambda self, start, **o: calls.append((start, len(self.y), self.n_low)) or minimize(self, start, **o))
+    n_high, scheduled_at = len(y_h), []
+    for fit, n_low in enumerate([20, 21, 22, 23, 24, 25, 26, 27, 28, 29], start=1):
+        before, multistarts = len(calls), model.n_multistart
+        model.fit(x_l[:n_low], y_l[:n_low], x_h, y_h)
+        made = calls[before:]
+        if model.n_multistart == multistarts:
+            assert len(made) == 1 and made[0][1] == n_low + n_high  # the warm start alone, on every observation
+            continue
+        scheduled_at.append(fit)
+        if fit == 1:
+            assert len(made) == 4 and all(size == n_low + n_high for _, size, _ in made)
+        else:  # warm, default + 2 random on half of each level, polish
+            assert len(made) == 5
+            assert [size for _, size, _ in made] == [n_low + n_high] + [round(n_low / 2) + round(n_high / 2)] * 3 \
+                + [n_low + n_high]
+            assert all(low == round(n_low / 2) for _, _, low in made[1:4])
+        assert len({tuple(np.round(start, 6)) for start, _, _ in made}) == len(made)
+    # fit 5: 4 fits after fit 1 and 24 + 15 >= 1.1 * (20 + 15) observations; fit 9: 4 more, 28 + 15 >= 1.1 * 39
+    assert scheduled_at[0] == 1 and {5, 9} <= set(scheduled_at)
+    before = len(calls)
+    for _ in range(8):  # no new observations: no scheduled multi-start, however many fits
+        model.fit(x_l[:29], y_l[:29], x_h, y_h)
+    assert len(calls) - before == 8
+
+
+def test_exploratory_starts_are_ranked_on_all_observations(data, monkeypatch):
+    """A scheduled multi-start polishes the exploratory end point with the highest likelihood on all
+    observations (ranking on the explored half missed basins that only the newest observations favour)."""
+    x_l, y_l, x_h, y_h, _ = data
+    model = CoKriging(explore_starts=4, explore_min=0, restart_every=1, restart_growth=0.0, rng=np.random.default_rng(1))
+    model.fit(x_l[:30], y_l[:30], x_h, y_h)
+    calls = []
+    minimize = CoKriging._minimize
+    monkeypatch.setattr(CoKriging, "_minimize", lambda self, start, **o: calls.append(
+        (self, np.array(start), minimize(self, start, **o))) or calls[-1][2])
+    model.fit(x_l[:40], y_l[:40], x_h, y_h)
+    explored = [result.x for owner, _, result in calls if owner is not model]
+    polished = [start for owner, start, _ in calls if owner is model][1]  # after the warm start
+    assert len(explored) == 5 and len({len(owner.y) for owner, _, _ in calls if owner is not model}) == 1
+    values = [model.log_marginal_likelihood(x) for x in explored]
+    np.testing.assert_array_equal(polished, explored[int(np.argmax(values))])
+    sub = next(owner for owner, _, _ in calls if owner is not model)
+    assert np.argmax(values) != np.argmax([sub.log_marginal_likelihood(x) for x in explored])  # the test can tell
+
+
+def test_explorer_fits_half_of_each_level_and_at_least_explore_min(data):
+    """The exploratory starts' model: a random half of each level's observations with their standardized
+    targets and the full model's bounds; more when half is below ``explore_min`` observations, all when all are."""
+    x_l, y_l, x_h, y_h, _ = data  # 40 low, 15 high
+    model = CoKriging(explore_min=0, rng=np.random.default_rng(0)).fit(x_l, y_l, x_h, y_h, optimize=False)
+    for explore_min, sizes in ((0, (20, 8)), (40, (29, 11)), (55, None)):
+        model.explore_min = explore_min
+        sub = model._explorer()
+        if sizes is None:
+            assert sub is model
+            continue
+        assert (sub.n_low, len(sub.y) - sub.n_low) == sizes and sub.bounds == model.bounds
+        for x_sub, y_sub, x_all, y_all in ((sub.x_low, sub.y[:sub.n_low], model.x_low, model.y[:model.n_low]),
+                                           (sub.x_high, sub.y[sub.n_low:], model.x_high, model.y[model.n_low:])):
+            rows = [int(np.flatnonzero((x_all == x).all(1))[0]) for x in x_sub]
+            assert len(set(rows)) == len(rows) and np.array_equal(y_sub, y_all[rows])
+
+
+def test_fits_between_refits_condition_on_the_new_observations(data):
+    """With ``refit_growth=0.25`` a fit refits the hyperparameters only once the observations grew by a quarter:
+    the fits between keep them and condition on the new observations (the posterior interpolates them)."""
+    x_l, y_l, x_h, y_h, _ = data
+    model = CoKriging(refit_growth=0.25, restart_every=100, rng=np.random.default_rng(0))
+    model.fit(x_l[:20], y_l[:20], x_h, y_h)  # 35 observations
+    theta = model.theta.copy()
+    for n_low in (21, 25, 28):  # below 1.25 * 35 = 43.75 observations
+        model.fit(x_l[:n_low], y_l[:n_low], x_h, y_h)
+        assert np.array_equal(model.theta, theta) and len(model.alpha) == n_low + len(y_h)
+        fresh = CoKriging(theta=theta).fit(x_l[:n_low], y_l[:n_low], x_h, y_h, optimize=False)
+        np.testing.assert_array_equal(model.predict(x_l[:n_low], 0)[0], fresh.predict(x_l[:n_low], 0)[0])
+    model.fit(x_l[:29], y_l[:29], x_h, y_h)  # 44 observations: a refit
+    assert not np.array_equal(model.theta, theta)
+    assert model.log_marginal_likelihood() >= CoKriging(theta=theta).fit(
+        x_l[:29], y_l[:29], x_h, y_h, optimize=False).log_marginal_likelihood()
+    model.fit(x_l[:20], y_l[:20], x_h, y_h)  # fewer observations than at the last refit: a refit, never a stale fit
+    assert model.n_fits == 6 and model._refit_size == 35
 
 
 def test_length_scale_floor_keeps_nearest_cells_correlated(data):
