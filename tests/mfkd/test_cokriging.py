@@ -203,6 +203,22 @@ def test_explorer_fits_half_of_each_level_and_at_least_explore_min(data):
             assert len(set(rows)) == len(rows) and np.array_equal(y_sub, y_all[rows])
 
 
+def test_fitted_variances_use_the_inverse_of_the_fitted_factor(data):
+    """The factor's inverse kept from the last gradient serves predictions only when that gradient was at the
+    fitted hyperparameters: after every fit (warm refits and multi-starts, some of which keep the warm optimum
+    although a polished start was evaluated last) the variances equal a fresh model's at the same theta."""
+    x_l, y_l, x_h, y_h, x_test = data
+    model = CoKriging(explore_min=0, restart_every=2, restart_growth=0.0, rng=np.random.default_rng(0))
+    stale_gradients = 0
+    for n_low in range(30, 41):
+        model.fit(x_l[:n_low], y_l[:n_low], x_h, y_h)
+        stale_gradients += not np.array_equal(model._inverted[0], model.theta)
+        fresh = CoKriging(theta=model.theta).fit(x_l[:n_low], y_l[:n_low], x_h, y_h, optimize=False)
+        for level in (0, 1):
+            np.testing.assert_allclose(model.predict(x_test, level)[1], fresh.predict(x_test, level)[1], rtol=1e-9)
+    assert stale_gradients  # the case where the kept inverse must not be used occurred
+
+
 def test_fits_between_refits_condition_on_the_new_observations(data):
     """With ``refit_growth=0.25`` a fit refits the hyperparameters only once the observations grew by a quarter:
     the fits between keep them and condition on the new observations (the posterior interpolates them)."""
