@@ -255,8 +255,10 @@ def test_kill_and_resume_stores_every_cell_exactly_once(tmp_path, cache):
                 pass
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    time.sleep(1.5)  # the worker processes notice that their parent is gone and exit
-    orphans = processes_running(str(out))
+    orphans, deadline = processes_running(str(out)), time.time() + 30
+    while orphans and time.time() < deadline:  # the worker processes notice that their parent is gone and exit
+        time.sleep(0.1)
+        orphans = processes_running(str(out))
     assert not orphans, f"worker processes outlived the killed compare: {orphans}"
     with sqlite3.connect(db) as con:
         at_kill = con.execute("SELECT COUNT(*) FROM cells").fetchone()[0]
