@@ -67,6 +67,11 @@ def sqdist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.maximum(d, 0.0, out=d)
 
 
+def _correlation(d: np.ndarray, lengthscale: float, dtype=np.float64) -> np.ndarray:
+    """The RBF kernel's correlation ``exp(-d / (2 l^2))`` at squared distances ``d``, computed in ``dtype``."""
+    return np.exp(d * dtype(-0.5 / lengthscale**2))
+
+
 def _standardize(y: np.ndarray) -> tuple[np.ndarray, float, float]:
     y = np.asarray(y, dtype=np.float64)
     if len(y) == 0:
@@ -232,13 +237,14 @@ class CoKriging:
         and a refit at every fit, at 0.45x their fitting time.
         """
         self.n_fits += 1
-        warm = None
-        if self.theta is not None and not self.refit_due() and not self.multistart_due():
+        scheduled = self.multistart_due()
+        if self.theta is not None and not scheduled and not self.refit_due():
             return self.theta
         self._refit_size = len(self.y)
+        warm = None
         if self.theta is not None:
             warm = self._minimize(self.theta, ftol=self.warm_ftol)
-            if not self.multistart_due() and not self.at_bounds(warm.x) - self._bounds_at_multistart:
+            if not scheduled and not self.at_bounds(warm.x) - self._bounds_at_multistart:
                 return warm.x
         lo, hi = np.array(self._limits(_STARTS_LEVEL)).T
         n_random = self.n_restarts if warm is None else self.explore_starts
@@ -299,13 +305,13 @@ class CoKriging:
         rho, (c_l, ls_l, s_l), delta = self._unpack(theta)
         nv = len(self._dvalues)
         table = np.empty(3 * nv + 2)  # low-low, high-low, high-high; diagonal low, high
-        k_l = c_l * np.exp(self._dvalues * (-0.5 / ls_l**2))
+        k_l = c_l * _correlation(self._dvalues, ls_l)
         table[:nv], table[nv:2 * nv], table[2 * nv:3 * nv] = k_l, rho * k_l, rho * rho * k_l
         table[3 * nv] = c_l + s_l + _JITTER
         table[3 * nv + 1] = rho * rho * c_l + _JITTER
         if delta is not None:
             c_d, ls_d, s_h = delta
-            table[2 * nv:3 * nv] += c_d * np.exp(self._dvalues * (-0.5 / ls_d**2))
+            table[2 * nv:3 * nv] += c_d * _correlation(self._dvalues, ls_d)
             table[3 * nv + 1] += c_d + s_h
         chol, info = lapack.dpotrf(table[self._bins], lower=1, overwrite_a=1)  # upper triangle zeroed
         if info != 0:
@@ -336,7 +342,7 @@ class CoKriging:
         w_ll, w_hl, w_hh = sums[:nv], sums[nv:2 * nv], sums[2 * nv:3 * nv]  # off the diagonal, counted twice
         tr_l, tr_h = 0.5 * sums[3 * nv], 0.5 * sums[3 * nv + 1]
         rho, (c_l, ls_l, s_l), delta = self._unpack(theta)
-        r_l = np.exp(self._dvalues * (-0.5 / ls_l**2))
+        r_l = _correlation(self._dvalues, ls_l)
         q_l = r_l * self._dvalues / ls_l**2
         r_ll, r_hl, r_hh = w_ll @ r_l + tr_l, w_hl @ r_l, w_hh @ r_l + tr_h
         q_ll, q_hl, q_hh = w_ll @ q_l, w_hl @ q_l, w_hh @ q_l
@@ -344,7 +350,7 @@ class CoKriging:
                 s_l * tr_l]
         if self.levels == 2:
             c_d, ls_d, s_h = delta
-            r_d = np.exp(self._dvalues * (-0.5 / ls_d**2))
+            r_d = _correlation(self._dvalues, ls_d)
             grad = [c_l * (r_hl + 2 * rho * r_hh)] + grad + [
                 c_d * (w_hh @ r_d + tr_h), c_d * (w_hh @ (r_d * self._dvalues)) / ls_d**2, s_h * tr_h]
         return value, np.array(grad)
@@ -363,7 +369,7 @@ class CoKriging:
         """
         self._check_level(level)
         rho, (c_l, ls_l, _), delta = self._unpack(self.theta)
-        k_l = lambda d: (c_l * np.exp(d * dtype(-0.5 / ls_l**2))).astype(dtype, copy=False)  # noqa: E731
+        k_l = lambda d: (c_l * _correlation(d, ls_l, dtype)).astype(dtype, copy=False)  # noqa: E731
         if self.levels == 1:
             return k_l(d_low)
         # cov(f_level, y_low) = rho^level k_l; cov(f_level, y_high) = rho^(level+1) k_l + level * k_d
@@ -372,7 +378,7 @@ class CoKriging:
         out[:, self.n_low:] = k_l(d_high) * dtype(rho ** (level + 1))
         if level == 1:
             c_d, ls_d, _ = delta
-            out[:, self.n_low:] += c_d * np.exp(d_high * dtype(-0.5 / ls_d**2))
+            out[:, self.n_low:] += c_d * _correlation(d_high, ls_d, dtype)
         return out
 
     def mean_terms(self, level: int) -> list[tuple[float, float, np.ndarray]]:
@@ -411,11 +417,11 @@ class CoKriging:
         """
         self._check_level(level)
         rho, (c_l, ls_l, s_l), delta = self._unpack(self.theta)
-        k_l = lambda d: c_l * np.exp(np.asarray(d, dtype=np.float64) * (-0.5 / ls_l**2))  # noqa: E731
-        reduction = (rho**level * k_l(d_low)) ** 2 / (c_l + s_l + _JITTER)
+        d_low, d_high = np.asarray(d_low, dtype=np.float64), np.asarray(d_high, dtype=np.float64)
+        reduction = (rho**level * (c_l * _correlation(d_low, ls_l))) ** 2 / (c_l + s_l + _JITTER)
         if self.levels == 2:
             c_d, ls_d, s_h = delta
-            cov = rho ** (level + 1) * k_l(d_high) + level * c_d * np.exp(np.asarray(d_high) * (-0.5 / ls_d**2))
+            cov = rho ** (level + 1) * (c_l * _correlation(d_high, ls_l)) + level * c_d * _correlation(d_high, ls_d)
             reduction = np.maximum(reduction, cov**2 / (rho * rho * c_l + c_d + s_h + _JITTER))
         return np.maximum(self.prior_var(level) - reduction, 1e-12)
 
