@@ -17,8 +17,10 @@ Registering a new optimizer takes one file in ``baselines/``::
         def tell(self, trial, score, cost):
             pass
 
-Every module of the ``baselines`` package is imported when the registry is
-first read, so no other file needs to change.
+Every module of the ``baselines`` folder is imported when the registry is
+first read, so no other file needs to change. The folder is the package
+``mfkdbench.baselines``: installed there by ``pip``, and in a checkout through
+the link ``mfkdbench/baselines -> ../baselines``.
 """
 from __future__ import annotations
 
@@ -79,9 +81,11 @@ class Optimizer:
         return True
 
 
+#: the package of the ``baselines`` folder, one optimizer per module
+BASELINES = "mfkdbench.baselines"
 _REGISTRY: dict[str, type[Optimizer]] = {}
 _DISCOVERED = False
-#: library modules that register optimizers besides the ``baselines`` package
+#: library modules that register optimizers besides the ``mfkdbench.baselines`` package
 _CORE_MODULES: tuple[str, ...] = ("mfkdbench.mfkd.searches",)
 
 
@@ -104,11 +108,11 @@ def _discover() -> None:
         return
     _DISCOVERED = True
     # plugins are found by name, as entry points are: the registry sits below the layers that register
-    baselines = importlib.import_module("baselines")
+    baselines = importlib.import_module(BASELINES)
     for name in _CORE_MODULES:
         importlib.import_module(name)
     for mod in sorted(pkgutil.iter_modules(baselines.__path__), key=lambda m: m.name):
-        importlib.import_module(f"baselines.{mod.name}")
+        importlib.import_module(f"{BASELINES}.{mod.name}")
 
 
 def optimizer_names() -> list[str]:
