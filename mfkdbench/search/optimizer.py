@@ -33,7 +33,7 @@ from typing import NamedTuple
 import numpy as np
 
 from mfkdbench.nb201.benchmark import Fidelity
-from mfkdbench.errors import UserError
+from mfkdbench.errors import MissingLibrary, UserError
 from mfkdbench.nb201.space import SearchSpace
 
 
@@ -79,6 +79,14 @@ class Optimizer:
     def recommends(self, trial: Trial) -> bool:
         """Whether the trial just told may become the incumbent (default: every one)."""
         return True
+
+    def library(self, module: str, extra: str):
+        """Import ``module`` of an optional optimizer library; without it a :class:`MissingLibrary` error with the
+        install line (so the default grid skips this optimizer and says why)."""
+        try:
+            return importlib.import_module(module)
+        except ImportError as exc:
+            raise MissingLibrary(f"{self.name} needs {exc.name or module}: pip install -e \".[{extra}]\"") from None
 
 
 #: the package of the ``baselines`` folder, one optimizer per module
