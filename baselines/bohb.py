@@ -1,6 +1,6 @@
 """BOHB (Falkner et al., ICML 2018): Hyperband with a TPE-like kernel-density model, on the NB201 edges.
 
-The brackets, rungs and parallel scheme are :class:`baselines.hyperband.Hyperband`'s;
+The brackets, rungs and parallel scheme are :class:`mfkdbench.baselines.hyperband.Hyperband`'s;
 only the choice of new configurations differs. It follows hpbandster's
 ``CG_BOHB`` (the reference implementation, not wrapped: it hangs under numpy 2):
 

@@ -62,6 +62,18 @@ def rung_ladder(fidelities: Mapping[str, Fidelity], eta: int) -> list[str]:
         epochs = rung.epochs
 
 
+def chosen_ladder(optimizer: str, fidelities: Mapping[str, Fidelity], eta: int, rungs=None) -> list[str]:
+    """The rung fidelities, lowest first: ``rungs`` (names, or one comma-separated string) if given, else
+    :func:`rung_ladder`."""
+    if rungs is None:
+        return rung_ladder(fidelities, eta)
+    names = [r.strip() for r in rungs.split(",")] if isinstance(rungs, str) else [str(r) for r in rungs]
+    unknown = [r for r in names if r not in fidelities]
+    if not names or unknown:
+        raise UserError(f"{optimizer}: rungs must name fidelities on offer ({', '.join(fidelities)}), got {rungs!r}")
+    return names
+
+
 def bracket_starts(n_rungs: int, eta: int) -> list[tuple[int, int]]:
     """``(first rung, number of configurations)`` of each bracket, ``s = s_max`` first."""
     s_max = n_rungs - 1
@@ -149,14 +161,7 @@ class Hyperband(Optimizer):
 
     def make_ladder(self, rungs) -> list[str]:
         """The rung fidelities, lowest first: ``rungs`` if given, else :func:`rung_ladder`."""
-        if rungs is None:
-            return rung_ladder(self.fidelities, self.eta)
-        names = [r.strip() for r in rungs.split(",")] if isinstance(rungs, str) else [str(r) for r in rungs]
-        unknown = [r for r in names if r not in self.fidelities]
-        if not names or unknown:
-            raise UserError(f"{self.name}: rungs must name fidelities on offer ({', '.join(self.fidelities)}), "
-                            f"got {rungs!r}")
-        return names
+        return chosen_ladder(self.name, self.fidelities, self.eta, rungs)
 
     def sample_config(self) -> int | None:
         """A new configuration for a bracket's first rung (``None`` if the space is used up)."""

@@ -33,6 +33,8 @@ _API = {
     "register": "mfkdbench.search.optimizer",
     "optimizer_names": "mfkdbench.search.optimizer",
     "UserError": "mfkdbench.errors",
+    "BenchmarkObjective": "mfkdbench.search.blackbox",
+    "syne_tune_blackbox": "mfkdbench.search.blackbox",
 }
 __all__ = sorted(_API) + ["__version__"]
 

@@ -2,6 +2,7 @@
 import re
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from click_cli import cli
@@ -30,3 +31,19 @@ def test_cite_prints_what_citation_cff_cites():
         {"10.1109/ACCESS.2023.3234810", "10.1109/TPAMI.2021.3054824"}
     for title in re.findall(r'title: "([^"]+)"', cff)[1:]:  # the first title is the software's own
         assert title in out.output
+
+
+def test_the_baselines_install_under_mfkdbench_only():
+    """The baselines folder is the package ``mfkdbench.baselines`` (pyproject's package-dir); the registry never
+    imports a top-level ``baselines`` (other projects' name), in a checkout or installed."""
+    import subprocess
+    import sys
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "baselines" not in config["packages"] and config["package-dir"]["mfkdbench.baselines"] == "baselines"
+    code = ("import sys; from mfkdbench.search.optimizer import optimizer_class, optimizer_names; "
+            "mods = {optimizer_class(n).__module__ for n in optimizer_names()}; "
+            "assert 'baselines' not in sys.modules, 'top-level baselines imported'; "
+            "assert 'mfkdbench.baselines.rea' in mods and all(m.startswith('mfkdbench.') for m in mods), mods")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)

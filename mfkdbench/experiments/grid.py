@@ -149,11 +149,14 @@ TARGET_ONLY_DEFAULT = ("random", "rea", "reinforce", "local-search", "bananas", 
 #: protocol: ``bohb-nb201@ce12`` is the BOHB of NB201's tables)
 LOW_ONLY_DEFAULT = ("random", "rea", "bohb-nb201")
 LOW_FIDELITIES_DEFAULT = ("ce12", "nst12")
+#: the library baselines of the default grid, last (a single-fidelity one at the target); each runs where its
+#: extra is installed and is skipped with the install line elsewhere
+LIBRARY_DEFAULT = ("tpe", "asha", "st-bohb", "smac-hb", "smac-mf")
 
 
 def default_grid(bench, target: str) -> list[str]:
     """Every family: low-fidelity-only and target-only single-fidelity searches, then every registered
-    multi-fidelity optimizer (Hyperband, BOHB, mf-ce, mfkd)."""
+    multi-fidelity optimizer (Hyperband, BOHB, mf-ce, mfkd), then :data:`LIBRARY_DEFAULT`."""
     from mfkdbench.search.optimizer import optimizer_class, optimizer_names
     from mfkdbench.search.simulator import search_fidelities
 
@@ -162,7 +165,8 @@ def default_grid(bench, target: str) -> list[str]:
     specs = [f"{name}@{low}" for low in lows for name in LOW_ONLY_DEFAULT]
     at_target = TARGET_ONLY_DEFAULT + (LOW_ONLY_DEFAULT if target in LOW_FIDELITIES_DEFAULT else ())
     specs += [f"{name}@{target}" for name in dict.fromkeys(at_target)]
-    return specs + [name for name in optimizer_names() if optimizer_class(name).multi_fidelity]
+    specs += [name for name in optimizer_names() if optimizer_class(name).multi_fidelity and name not in LIBRARY_DEFAULT]
+    return specs + [name if optimizer_class(name).multi_fidelity else f"{name}@{target}" for name in LIBRARY_DEFAULT]
 
 
 def plan_comparison(protocol: Protocol, data: str | None, seeds: int, optimizers: list[str] | None = None) -> Plan:

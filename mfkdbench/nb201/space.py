@@ -35,6 +35,9 @@ _PLACE = N_OPS ** np.arange(N_EDGES - 1, -1, -1)  # base-5 place value of each e
 _TOKEN = re.compile(r"^([a-z0-9_]+)~([0-9])$")  # [0-9], not \d: \d and str.isdigit() also take '²' and '٣'
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 ARCH_FORMAT = "|op~0|+|op~0|op~1|+|op~0|op~1|op~2|"
+#: the name of each edge of :data:`EDGES` as a hyperparameter of configuration-space libraries (``edge_<from>_<to>``);
+#: its values are the op names of :data:`OPS` (:meth:`SearchSpace.config`, :func:`configuration_space`)
+EDGE_NAMES: tuple[str, ...] = tuple(f"edge_{j}_{i}" for i, j in EDGES)
 
 
 @dataclass(frozen=True, order=True)
@@ -238,6 +241,23 @@ class SearchSpace:
         """Uniformly random NB201 indices among the candidates."""
         return self.candidates[rng.integers(len(self.candidates), size=size)]
 
+    def config(self, index: int) -> dict[str, str]:
+        """The cell at NB201 index ``index`` as a configuration: edge name -> op name (:data:`EDGE_NAMES`)."""
+        return {name: OPS[op] for name, op in zip(EDGE_NAMES, self.arch(index).ops)}
+
+    def from_config(self, config) -> int:
+        """NB201 index of a configuration (a mapping edge name -> op name, :meth:`config`). Outside a
+        restricted space it is the candidate with the most edges in common, the lowest index on ties."""
+        try:
+            ops = np.array([OPS.index(str(config[name])) for name in EDGE_NAMES])
+        except (KeyError, ValueError):
+            raise UserError(f"a configuration names an op ({', '.join(OPS)}) for each of {', '.join(EDGE_NAMES)}; "
+                            f"got {shown(dict(config), 200)}") from None
+        index = int(self.code_index[int(ops @ _PLACE)])
+        if self.allowed[index]:
+            return index
+        return int(self.candidates[np.argmax((self.ops(self.candidates) == ops).sum(axis=1))])
+
     def neighbours(self, index: int) -> np.ndarray:
         """NB201 indices of the one-edge mutations of ``index`` (24, fewer in a restricted space)."""
         out = self.code_index[neighbour_codes(int(self.index_codes[check_index(index)]))]
@@ -267,6 +287,13 @@ class SearchSpace:
     def n_unique(self) -> int:
         """Number of functionally distinct cells."""
         return int(len(np.unique(self.canonical_ids)))
+
+
+def configuration_space(seed: int | None = None):
+    """The six edges as a ConfigSpace ``ConfigurationSpace`` of categorical op names (``pip install configspace``)."""
+    from ConfigSpace import Categorical, ConfigurationSpace
+
+    return ConfigurationSpace(seed=seed, space=[Categorical(name, OPS) for name in EDGE_NAMES])
 
 
 def check_index(index: int) -> int:

@@ -17,8 +17,10 @@ Registering a new optimizer takes one file in ``baselines/``::
         def tell(self, trial, score, cost):
             pass
 
-Every module of the ``baselines`` package is imported when the registry is
-first read, so no other file needs to change.
+Every module of the ``baselines`` folder is imported when the registry is
+first read, so no other file needs to change. The folder is the package
+``mfkdbench.baselines``: installed there by ``pip``, and in a checkout through
+the link ``mfkdbench/baselines -> ../baselines``.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ from typing import NamedTuple
 import numpy as np
 
 from mfkdbench.nb201.benchmark import Fidelity
-from mfkdbench.errors import UserError
+from mfkdbench.errors import MissingLibrary, UserError
 from mfkdbench.nb201.space import SearchSpace
 
 
@@ -78,10 +80,20 @@ class Optimizer:
         """Whether the trial just told may become the incumbent (default: every one)."""
         return True
 
+    def library(self, module: str, extra: str):
+        """Import ``module`` of an optional optimizer library; without it a :class:`MissingLibrary` error with the
+        install line (so the default grid skips this optimizer and says why)."""
+        try:
+            return importlib.import_module(module)
+        except ImportError as exc:
+            raise MissingLibrary(f"{self.name} needs {exc.name or module}: pip install -e \".[{extra}]\"") from None
 
+
+#: the package of the ``baselines`` folder, one optimizer per module
+BASELINES = "mfkdbench.baselines"
 _REGISTRY: dict[str, type[Optimizer]] = {}
 _DISCOVERED = False
-#: library modules that register optimizers besides the ``baselines`` package
+#: library modules that register optimizers besides the ``mfkdbench.baselines`` package
 _CORE_MODULES: tuple[str, ...] = ("mfkdbench.mfkd.searches",)
 
 
@@ -104,11 +116,11 @@ def _discover() -> None:
         return
     _DISCOVERED = True
     # plugins are found by name, as entry points are: the registry sits below the layers that register
-    baselines = importlib.import_module("baselines")
+    baselines = importlib.import_module(BASELINES)
     for name in _CORE_MODULES:
         importlib.import_module(name)
     for mod in sorted(pkgutil.iter_modules(baselines.__path__), key=lambda m: m.name):
-        importlib.import_module(f"baselines.{mod.name}")
+        importlib.import_module(f"{BASELINES}.{mod.name}")
 
 
 def optimizer_names() -> list[str]:

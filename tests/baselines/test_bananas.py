@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from baselines.bananas import MLPEnsemble, independent_thompson
+from mfkdbench.baselines.bananas import MLPEnsemble, independent_thompson
 from mfkdbench import load_benchmark
 from mfkdbench.nb201.encodings import PATH_ENCODING_DIM, path_encoding
 from mfkdbench.errors import UserError

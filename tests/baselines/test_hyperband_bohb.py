@@ -4,8 +4,8 @@ import itertools
 import numpy as np
 import pytest
 
-from baselines.bohb import AitchisonAitkenKDE, fit_tpe, hpbandster_levels
-from baselines.hyperband import bracket_sizes, rung_ladder
+from mfkdbench.baselines.bohb import AitchisonAitkenKDE, fit_tpe, hpbandster_levels
+from mfkdbench.baselines.hyperband import bracket_sizes, rung_ladder
 from mfkdbench import load_benchmark
 from mfkdbench.nb201.benchmark import Fidelity
 from mfkdbench.errors import UserError

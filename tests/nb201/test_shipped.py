@@ -105,10 +105,11 @@ def test_columns_encode_compactly_and_map_back(tmp_path):
 def test_the_wheel_lists_every_package_and_ships_the_tables():
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
-    found = {".".join(p.parent.relative_to(REPO).parts) for root in ("mfkdbench", "baselines")
-             for p in (REPO / root).rglob("__init__.py")}
+    found = {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "mfkdbench").rglob("__init__.py")}
+    found |= {"mfkdbench." + ".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "baselines").rglob("__init__.py")}
     assert set(config["packages"]) == found | {"mfkdbench.shipped"}
-    assert config["package-dir"] == {"mfkdbench.shipped": "tables"}
+    assert config["package-dir"] == {"mfkdbench.shipped": "tables", "mfkdbench.baselines": "baselines"}
+    assert (REPO / "mfkdbench" / "baselines").resolve() == REPO / "baselines"  # the checkout's link
     assert not (REPO / "tables" / "__init__.py").exists()  # never a top-level 'tables' package (PyTables)
     assert MANIFEST in config["package-data"]["mfkdbench.shipped"]
     manifest = json.loads((REPO / "tables" / MANIFEST).read_text())
