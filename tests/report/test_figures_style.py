@@ -24,19 +24,40 @@ def test_family_recorded_else_inferred():
 
 
 def test_colour_by_base_name_distinct_and_stable():
-    known = list(style.OPTIMIZER_COLORS)
-    assert len({style.optimizer_color(n) for n in known}) == len(known)
     assert style.optimizer_color("rea@ce12") == style.optimizer_color("rea@200") == style.optimizer_color("rea")
     assert style.optimizer_color("someone-new") == style.optimizer_color("someone-new@ce12")
     low, target = style.line_style("rea@ce12", "low-fidelity-only"), style.line_style("rea@200", "target-only")
     assert low["linestyle"] != target["linestyle"]
     assert style.line_style("random@ce12", "low-fidelity-only")["linestyle"] != \
         style.line_style("random@nst12", "low-fidelity-only")["linestyle"]
+    assert style.line_style("rea@200", "training-free")["linestyle"] not in \
+        (target["linestyle"], low["linestyle"], style.LINESTYLES["multi-fidelity"])
     mfkd, other = style.line_style("mfkd", "multi-fidelity"), style.line_style("mf-ce", "multi-fidelity")
     assert mfkd["lw"] > other["lw"] and mfkd["zorder"] > other["zorder"]
     assert style.legend_order(["rea", "mf-ce", "mfkd", "random@ce12"],
                               {"rea": "target-only", "mf-ce": "multi-fidelity", "mfkd": "multi-fidelity",
                                "random@ce12": "low-fidelity-only"}) == ["mfkd", "mf-ce", "random@ce12", "rea"]
+
+
+def test_no_two_registered_optimizers_share_a_look():
+    from mfkdbench.search.optimizer import optimizer_names
+
+    looks = style.looks()
+    assert set(optimizer_names()) <= set(looks)
+    assert len(set(looks.values())) == len(looks)
+    assert looks["mfkd"] == ("#000000", "o") and looks["random"][0] != style.CONTEXT_GREY
+
+
+def test_newly_registered_optimizers_get_unused_looks_and_leave_the_others_alone(monkeypatch):
+    before = style.looks()
+    new = [f"baseline-{i:02d}" for i in range(30)]  # as many as the library and training-free baselines, twice
+    monkeypatch.setattr(style, "_registered", lambda: tuple(before) + tuple(new))
+    after = style.looks()
+    assert len(set(after.values())) == len(after) == len(before) + 30
+    assert {n: after[n] for n in style.FIXED_LOOKS} == style.FIXED_LOOKS
+    assert len({after[n][0] for n in new[:10]}) >= 8  # spread over the colours, not one colour with many markers
+    assert all(after[n][0] != "#000000" for n in new)  # black stays MF-KD's
+    assert style.look("never-registered") not in set(after.values())
 
 
 def test_fidelity_colours_fixed_and_curve_points_lighter():
