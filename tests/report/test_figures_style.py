@@ -102,3 +102,38 @@ def test_regret_by_evaluations_stops_after_the_runs_last_evaluation():
                                                                                              nan_ok=True)
     assert figures.regret_at(run, 94.0, np.array([1.0, 6.0, 100.0]), "time") == pytest.approx([np.nan, 4, 1],
                                                                                           nan_ok=True)
+
+
+def test_family_panels_with_two_dozen_searches_give_each_curve_its_own_look(tmp_path):
+    names = {"mfkd": "multi-fidelity", "mf-ce": "multi-fidelity", "hyperband": "multi-fidelity", "bohb": "multi-fidelity",
+             "smac-like": "multi-fidelity", "dehb-like": "multi-fidelity", "zc-top": "training-free",
+             "zc-rea": "training-free", "zc-ce": "training-free", "gp-hf@200": "target-only",
+             "bananas@200": "target-only", "reinforce@200": "target-only", "local-search@200": "target-only",
+             "tpe-like@200": "target-only", "new-family-search": "some-new-family"}
+    names.update({f"{b}@{f}": "low-fidelity-only" for b in ("random", "rea", "bohb-nb201") for f in ("ce12", "nst12")})
+    names.update({"random@200": "target-only", "rea@200": "target-only", "bohb-nb201@200": "target-only"})
+    assert len(names) == 24
+    grid = np.geomspace(10, 1e4, 30)
+    rows = [{"optimizer": n, "seed": s, "time": t, "regret": 5 / (1 + i + s + t / 100) if t > 10 * (1 + i % 3) else np.nan}
+            for i, n in enumerate(names) for s in range(3) for t in grid]
+    frame = pd.DataFrame(rows)
+    for draw in (lambda: figures.plot_anytime(frame, tmp_path / "regret", "t", "acc", names),
+                 lambda: figures.plot_ranks(frame, tmp_path / "rank", "t", names)):
+        captured = {}
+        real_save = figures.save
+        figures.save = lambda fig, stem: captured.setdefault("fig", fig) and []
+        try:
+            draw()
+        finally:
+            figures.save = real_save
+        axes = [ax for ax in captured["fig"].axes if ax.get_visible()]
+        assert len(axes) == 5  # multi-fidelity, training-free, low-fidelity-only, target-only, some-new-family
+        for ax in axes:
+            lines = [ln for ln in ax.get_lines() if not ln.get_label().startswith("_")]
+            looks = [(ln.get_color(), ln.get_marker(), str(ln._dash_pattern)) for ln in lines]
+            assert len(set(looks)) == len(looks), ax.get_title()
+            drawn = {ln.get_label().split(" ")[0] for ln in lines}
+            assert {"mfkd", "mf-ce"} <= drawn  # MF-KD and its ablation in every panel
+        plt.close("all")
+    drawn = {ln.get_label().split(" ")[0] for ax in axes for ln in ax.get_lines()}
+    assert set(names) <= drawn

@@ -115,6 +115,28 @@ def test_index_page_has_contents_protocol_html_tables_and_captioned_figures_in_o
     positions = [page.index(f"figures/{stem}.png") for stem in FIGURES if (folder / "figures" / f"{stem}.png").is_file()]
     assert len(positions) == 5 and positions == sorted(positions)
     assert "<strong>Figure 1.</strong> c10: Anytime regret" in page and "10.1109/ACCESS.2023.3234810" in page
+    section = page[page.index("<section id='c10'>"):]
+    assert section.index("class='verdict'") < section.index("<h3>Protocol</h3>")  # the verdict first
+    assert "<li>multi-fidelity: hyperband</li>" in section and "<p>- " not in page  # notes as a real list
+    assert "class=wide><a href='c10/figures/regret.png'>" in section
+
+
+def test_the_same_verdict_in_markdown_html_and_the_terminal(folder):
+    import pandas as pd
+
+    from mfkdbench.report.paper import markdown_html
+    from mfkdbench.report.render import render
+
+    rendered = render(folder, "hyperband")
+    verdict = (folder / "verdict.md").read_text()
+    assert rendered.text.startswith("# cifar10\n\n" + verdict) and (folder / "summary.md").read_text().count(verdict) == 1
+    table = pd.read_csv(folder / "verdict.csv")
+    best = table[table.role == "best"].iloc[-1]
+    summary = pd.read_csv(folder / "summary.csv")
+    last = f"final@{table.checkpoint_s.max():.0f}"  # the budget's checkpoint, as the summary's last "at" column
+    assert best.optimizer == summary.sort_values(last, ascending=False).iloc[0]["optimizer"]
+    assert f"best {best.optimizer} ({best.mean_pct:.2f} %)" in verdict.splitlines()[-1]
+    assert markdown_html(verdict).count("<li>") == table.checkpoint_s.nunique()
 
 
 def test_panel_figure_and_fidelity_split_cover_every_optimizer(folder, tmp_path):
