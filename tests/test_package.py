@@ -30,3 +30,22 @@ def test_cite_prints_what_citation_cff_cites():
         {"10.1109/ACCESS.2023.3234810", "10.1109/TPAMI.2021.3054824"}
     for title in re.findall(r'title: "([^"]+)"', cff)[1:]:  # the first title is the software's own
         assert title in out.output
+
+
+def test_every_command_and_option_has_help_text():
+    """Walks every click command and option (hidden ones excepted): each has help text."""
+    import click
+
+    missing = []
+
+    def walk(command, path):
+        if not command.help:
+            missing.append(path)
+        for param in command.params:
+            if isinstance(param, click.Option) and not param.hidden and not param.help:
+                missing.append(f"{path} {param.opts[0]}")
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, f"{path} {name}")
+
+    walk(cli, "mfkdbench")
+    assert not missing, missing
