@@ -127,7 +127,8 @@ def _figure(src: str, number: int, caption: str, wide: bool = False) -> str:
             f"</figcaption></figure>")
 
 
-def write_index(out: Path, benchmarks: list[str], panels: list[Path], correlation: dict, band: str = "iqr") -> Path:
+def write_index(out: Path, benchmarks: list[str], panels: list[Path], correlation: dict, band: str = "iqr",
+                aggregate: list[Path] = ()) -> Path:
     """``index.html``: contents; all benchmarks side by side; per benchmark its protocol, summary table, figures
     with captions and statistics; the correlation study with bootstrap intervals; what to cite."""
     from mfkdbench.report.citation import cite_text
@@ -137,9 +138,21 @@ def write_index(out: Path, benchmarks: list[str], panels: list[Path], correlatio
     if panels:
         number += 1
         sections.append(("overview", "All benchmarks", _figure(panels[0].relative_to(out).as_posix(), number,
-                         f"Anytime regret on every benchmark ({BANDS[band]}): against simulated time (top) and "
-                         "against the number of evaluations (bottom); notes under a panel name curves that lie on "
-                         "another one; a triangle marks where a curve reaches regret 0.")))
+                         f"Anytime regret on every benchmark against simulated time: the best search of each "
+                         f"family, MF-KD and its ablations ({BANDS[band].split(',')[0]}; the band, "
+                         f"{BANDS[band].split(', ')[1]}, of MF-KD or its closest method only); a triangle marks "
+                         "where a curve reaches regret 0.", wide=True)))
+    if aggregate:
+        body = [markdown_html((out / "aggregate.md").read_text()), "<a href='aggregate.csv'>aggregate.csv</a>"]
+        for stem, caption in (("aggregate", "Average rank and normalised regret of every search over all "
+                                            "benchmarks, at each budget multiple."),
+                              ("critical_difference_all", "Average rank at the full budget over the benchmarks; "
+                                                          "thick bars join searches within the Nemenyi critical "
+                                                          "difference.")):
+            if (out / f"{stem}.png").is_file():
+                number += 1
+                body.append(_figure(f"{stem}.png", number, caption))
+        sections.append(("aggregate", "Every search over all benchmarks", "\n".join(body)))
     for bench in benchmarks:
         folder = out / bench
         verdict = (folder / "verdict.md").read_text()
