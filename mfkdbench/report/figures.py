@@ -242,6 +242,7 @@ def plot_anytime(frame: pd.DataFrame, stem: Path, title: str, metric: str, famil
     for ax, (fam, coloured, grey) in zip(axes, panels):
         floor = _regret_axis(ax, lows, highs)
         reached |= draw_anytime(ax, grid, stats, by, families_of, coloured, grey, floor)[1]
+        ax.set_xlim(grid[0], grid[-1])  # the same time axis in every panel
         ax.set_title(f"{fam or 'unlabelled'} ({sum(families_of.get(n, '') == fam for n in coloured)} searches)",
                      fontsize=11)
         ax.set_ylabel(f"regret of {metric} (pp)")
@@ -278,7 +279,7 @@ def plot_anytime_panels(panels: list[dict], stem: Path, title: str, band: str = 
         handles = dict(zip(*reversed(ax.get_legend_handles_labels())))
         for name in names:
             legend.setdefault(f"{name} ({panel['families'].get(name) or 'unlabelled'})", handles[labels[name]])
-    fig.suptitle(f"{title}: the best search of each family, MF-KD and its ablations ({BANDS[band].split(',')[0]}; "
+    fig.suptitle(f"{title}: the best search of each family, MF-KD and its ablations\n({BANDS[band].split(',')[0]}; "
                  f"band: MF-KD or its closest method; \u25bc: regret 0 reached)", fontsize=11)
     fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=3, frameon=False, fontsize=9,
                bbox_to_anchor=(0.5, 0.0), handlelength=3.2)
@@ -313,6 +314,7 @@ def plot_ranks(frame: pd.DataFrame, stem: Path, title: str, families_of: dict[st
             if first is not None:
                 ax.plot(first, ranks.loc[first, name], marker="|", ms=12, mew=2, color=look["color"], zorder=look["zorder"])
         ax.set_xscale("log")
+        ax.set_xlim(ranks.index[0], ranks.index[-1])  # the same time axis in every panel
         ax.set_ylim(len(ranks.columns) + 0.5, 0.5)
         ax.set_title(f"{fam or 'unlabelled'}", fontsize=11)
         ax.set_xlabel("simulated time (s)")

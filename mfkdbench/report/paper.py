@@ -60,7 +60,8 @@ _CSS = ("body{font-family:system-ui,sans-serif;max-width:1150px;margin:auto;padd
         "th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f0f0f0}"
         "td:first-child,th:first-child{text-align:left}table.protocol td,table.protocol th{text-align:left}"
         "figure{margin:16px 0}figure img{max-width:100%}figcaption{font-size:13px;color:#444}"
-        "figure.wide{overflow-x:auto}figure.wide img{max-width:none;width:max(100%,1500px)}"
+        "figure.wide{width:min(96vw,1800px);position:relative;left:50%;transform:translateX(-50%)}"
+        "figure.wide img{width:100%}"
         ".verdict{background:#f3f7fb;border-left:4px solid #0072B2;padding:2px 14px;margin:10px 0}"
         ".verdict li{margin:4px 0}"
         "nav{background:#f7f7f7;padding:6px 14px;border:1px solid #ddd}pre{background:#f4f4f4;padding:8px;"
@@ -118,8 +119,8 @@ def protocol_html(results) -> str:
 
 
 def _figure(src: str, number: int, caption: str, wide: bool = False) -> str:
-    """A numbered figure linking its full-size file; a ``wide`` one is shown at a readable width (scrolling
-    sideways on a narrow screen) rather than shrunk to the page."""
+    """A numbered figure linking its full-size file; a ``wide`` one is shown as wide as the window (beyond the
+    text column) so that its text stays readable."""
     src = html.escape(src)
     return (f"<figure id='fig{number}'{' class=wide' if wide else ''}><a href='{src}'>"
             f"<img src='{src}' alt='{html.escape(caption)}'></a>"
@@ -141,7 +142,7 @@ def write_index(out: Path, benchmarks: list[str], panels: list[Path], correlatio
                          f"Anytime regret on every benchmark against simulated time: the best search of each "
                          f"family, MF-KD and its ablations ({BANDS[band].split(',')[0]}; the band, "
                          f"{BANDS[band].split(', ')[1]}, of MF-KD or its closest method only); a triangle marks "
-                         "where a curve reaches regret 0.", wide=True)))
+                         "where a curve reaches regret 0.")))
     if aggregate:
         body = [markdown_html((out / "aggregate.md").read_text()), "<a href='aggregate.csv'>aggregate.csv</a>"]
         for stem, caption in (("aggregate", "Average rank and normalised regret of every search over all "

@@ -132,7 +132,7 @@ def checkpoint_sentence(rows: pd.DataFrame, reference: str | None, why_reference
         if r.optimizer == b.optimizer:
             text += f" {name} is that best search"
         else:
-            text += (f" {name} ranks {int(r['rank'])} of {int(r.of)}, {r.diff_pp:+.2f} pp vs {b.optimizer} "
+            text += (f" {name} ranks {int(r['rank'])} of {int(r.of)} by mean, {r.diff_pp:+.2f} pp vs {b.optimizer} "
                      f"({_p(r.p_holm)}, {'tied' if r.optimizer in set(tied.optimizer) else 'worse'})")
         fams = rows[rows.role == "family-best"]
         if len(fams):

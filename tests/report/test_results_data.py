@@ -145,7 +145,7 @@ def test_index_page_has_contents_protocol_html_tables_and_captioned_figures_in_o
     section = page[page.index("<section id='c10'>"):]
     assert section.index("class='verdict'") < section.index("<h3>Protocol</h3>")  # the verdict first
     assert "<li>multi-fidelity: hyperband</li>" in section and "<p>- " not in page  # notes as a real list
-    assert "class=wide><a href='c10/figures/regret.png'>" in section
+    assert "class=wide><a href='c10/figures/regret.png'>" in section  # shown wider than the text
 
 
 def test_the_same_verdict_in_markdown_html_and_the_terminal(folder):

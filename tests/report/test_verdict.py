@@ -30,7 +30,7 @@ def test_verdict_names_the_best_its_ties_and_where_the_reference_stands():
     assert fam.loc["multi-fidelity", "optimizer"] == "hb" and fam.loc["multi-fidelity", "outcome"] == "win"
     assert fam.loc["low-fidelity-only", "outcome"] == "loss"
     (sentence,) = verdict_text(table, "mfkd")
-    assert "ranks 3 of 5, -0.5" in sentence and "loses to target-only" in sentence
+    assert "ranks 3 of 5 by mean, -0.5" in sentence and "loses to target-only" in sentence
     assert "wins against training-free (weak" in sentence and "wins against multi-fidelity (hb" in sentence
 
 
