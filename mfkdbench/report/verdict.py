@@ -3,13 +3,17 @@
 At each checkpoint (a budget multiple), over the seeds every search with a result in each seed ran:
 
 * the *best* search is the one with the highest mean report metric; the searches *tied* with it are those whose
-  paired two-sided Wilcoxon test against it is not significant after Holm's correction over all of them;
+  paired two-sided Wilcoxon test against it is not significant after Holm's correction (below);
 * the *reference* (mfkd, else its closest method, :func:`mfkdbench.report.render.choose_reference`) is placed by
   its position in that order (1 = best mean), its mean difference to the best in percentage points and that
   test's Holm p-value;
-* against the best search of each family (its own: the best other member), the reference *wins*, *ties* or *loses*: a paired Wilcoxon test
-  per family, Holm-corrected over the families; a significant test is a win or a loss by the sign of the median
-  paired difference (the mean difference where the median is 0).
+* against the best search of each family (its own: the best other member), the reference *wins*, *ties* or
+  *loses*: a significant test is a win or a loss by the sign of the median paired difference (the mean difference
+  where the median is 0).
+
+Every test of a checkpoint (the best against each other search, the reference against each family's best) is
+one paired two-sided Wilcoxon signed-rank test per distinct pair, and Holm's correction runs over all of them
+together, so a pair named twice gets one p-value and one answer.
 
 :func:`verdict_table` is the tidy table of all of this (``verdict.csv``), :func:`verdict_text` its sentence per
 checkpoint; the Markdown, the HTML page and ``compare``'s output show that same text.
@@ -21,7 +25,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from mfkdbench.report.stats import wilcoxon_vs_reference
+from mfkdbench.report.stats import holm, wilcoxon_vs_reference
 from mfkdbench.report.summary import checkpoint_column
 
 ALPHA = 0.05
@@ -36,11 +40,26 @@ def _scores(outcome: pd.DataFrame, column: str) -> tuple[pd.DataFrame, list[str]
     return wide.drop(columns=waiting).dropna(), waiting
 
 
-def _outcome(row) -> str:
-    if not row.significant:
+def _paired_tests(scores: pd.DataFrame, pairs: list[tuple[str, str]]) -> dict[frozenset, dict]:
+    """Paired two-sided Wilcoxon tests of the distinct ``pairs`` (a, b), Holm-corrected over all of them
+    together: frozenset({a, b}) -> p_holm, significant and the median of (b - a)."""
+    distinct = list(dict.fromkeys(frozenset(p) for p in pairs if p[0] != p[1]))
+    raw = []
+    for pair in distinct:
+        a, b = sorted(pair)
+        test = wilcoxon_vs_reference(scores[[a, b]], a, ALPHA).iloc[0]
+        raw.append((a, float(test.median_diff), float(test.p_value)))
+    adjusted = holm([p for _, _, p in raw]) if raw else []
+    return {pair: {"first": a, "median_diff": d, "p_holm": float(q), "significant": bool(q < ALPHA)}
+            for pair, (a, d, _), q in zip(distinct, raw, adjusted)}
+
+
+def _outcome(test: dict, reference: str, other: str, mean_diff: float) -> str:
+    """The reference's win, tie or loss against ``other`` (``mean_diff``: reference - other)."""
+    if not test["significant"]:
         return "tie"
-    sign = np.sign(row.median_diff) or np.sign(row.mean_diff)
-    return "loss" if sign > 0 else "win"  # the test's difference is (other - reference)
+    median = test["median_diff"] if test["first"] == other else -test["median_diff"]  # reference - other
+    return "win" if (np.sign(median) or np.sign(mean_diff)) > 0 else "loss"
 
 
 def checkpoint_verdict(scores: pd.DataFrame, reference: str | None, families_of: dict[str, str]) -> list[dict]:
@@ -56,29 +75,29 @@ def checkpoint_verdict(scores: pd.DataFrame, reference: str | None, families_of:
                 "diff_pp": diff, "p_holm": p, "outcome": outcome, "rank": order[name], "of": len(means),
                 "seeds": len(scores)}
 
+    family_best = {}
+    if reference in means:
+        for name in means.index:  # best first
+            fam = families_of.get(name, "")
+            if name != reference and fam not in family_best:
+                family_best[fam] = name
+    others = [family_best[f] for f in sorted(family_best)]
+    pairs = [(best, n) for n in means.index] + [(reference, n) for n in others]
+    tests = _paired_tests(scores, pairs) if len(scores) >= 2 else {}
     rows = [row("best", best)]
-    tests = (wilcoxon_vs_reference(scores, best, ALPHA) if len(means) > 1 and len(scores) >= 2
-             else pd.DataFrame(columns=["optimizer", "p_holm", "significant"]))
-    for t in tests.itertuples():
-        if not t.significant:
-            rows.append(row("tied", t.optimizer, means[t.optimizer] - means[best], t.p_holm))
+    for name in means.index[1:]:
+        test = tests.get(frozenset((best, name)))
+        if test is not None and not test["significant"]:
+            rows.append(row("tied", name, means[name] - means[best], test["p_holm"]))
     if reference is None or reference not in means:
         return rows
-    by_test = tests.set_index("optimizer")
-    p_best = by_test.loc[reference, "p_holm"] if reference in by_test.index else math.nan
+    p_best = tests.get(frozenset((best, reference)), {}).get("p_holm", math.nan)
     rows.append(row("reference", reference, means[reference] - means[best], p_best))
-    family_best = {}
-    for name in means.index:  # best first
-        fam = families_of.get(name, "")
-        if name != reference and fam not in family_best:
-            family_best[fam] = name
-    others = [family_best[f] for f in sorted(family_best)]
-    if others and len(scores) >= 2:
-        versus = wilcoxon_vs_reference(scores[[reference, *others]], reference, ALPHA).set_index("optimizer")
-        versus["mean_diff"] = [means[n] - means[reference] for n in versus.index]
-        for name in others:
-            t = versus.loc[name]
-            rows.append(row("family-best", name, means[reference] - means[name], t.p_holm, _outcome(t)))
+    for name in others:
+        test = tests.get(frozenset((reference, name)))
+        if test is not None:
+            diff = means[reference] - means[name]
+            rows.append(row("family-best", name, diff, test["p_holm"], _outcome(test, reference, name, diff)))
     return rows
 
 

@@ -35,18 +35,46 @@ def test_verdict_names_the_best_its_ties_and_where_the_reference_stands():
 
 
 def test_verdict_agrees_with_the_paired_tests_and_the_ranking():
-    """Recomputed here from the outcomes alone: the best mean, the Wilcoxon tests against it (Holm), the order."""
+    """Recomputed here from the outcomes alone with SciPy: the best mean, one Wilcoxon test per distinct pair (the
+    best against each search, mfkd against each family's best), Holm over all of them, the order by mean."""
+    from scipy.stats import wilcoxon
+
+    from mfkdbench.report.stats import holm
+
     outcome = outcome_frame(8)
     scores = outcome.pivot(index="seed", columns="optimizer", values="final")
     means = scores.mean().sort_values(ascending=False)
-    tests = wilcoxon_vs_reference(scores, means.index[0]).set_index("optimizer")
+    best = means.index[0]
+    family_best = {}
+    for name in means.index:
+        if name != "mfkd":
+            family_best.setdefault(FAMILIES[name], name)
+    pairs = list(dict.fromkeys(frozenset(p) for p in [(best, n) for n in means.index if n != best]
+                               + [("mfkd", n) for n in family_best.values()]))
+    raw = [wilcoxon(scores[sorted(p)[0]], scores[sorted(p)[1]], zero_method="zsplit").pvalue for p in pairs]
+    p_holm = dict(zip(pairs, holm(raw)))
     table = verdict_table(outcome, "mfkd", FAMILIES, (), 1000.0)
-    assert table[table.role == "best"].optimizer.tolist() == [means.index[0]]
-    assert set(table[table.role == "tied"].optimizer) == set(tests.index[~tests.significant])
+    assert table[table.role == "best"].optimizer.tolist() == [best]
+    assert set(table[table.role == "tied"].optimizer) == {n for n in means.index[1:] if p_holm[frozenset((best, n))] >= 0.05}
     ref = table[table.role == "reference"].iloc[0]
     assert ref["rank"] == list(means.index).index("mfkd") + 1
-    assert ref.p_holm == pytest.approx(tests.loc["mfkd", "p_holm"])
+    assert ref.p_holm == pytest.approx(p_holm[frozenset((best, "mfkd"))])
     assert ref.diff_pp == pytest.approx(means["mfkd"] - means.iloc[0])
+    for row in table[table.role == "family-best"].itertuples():
+        p = p_holm[frozenset(("mfkd", row.optimizer))]
+        assert row.p_holm == pytest.approx(p)
+        expected = "tie" if p >= 0.05 else ("win" if means["mfkd"] > means[row.optimizer] else "loss")
+        assert row.outcome == expected, row.optimizer
+
+
+def test_a_pair_named_twice_gets_one_answer():
+    """mfkd best: its test against a family's best is the same test as the best's against that search."""
+    outcome = outcome_frame(10)
+    outcome.loc[outcome.optimizer == "mfkd", "final"] += 2.0  # now the best
+    table = verdict_table(outcome, "mfkd", FAMILIES, (), 1000.0)
+    tied = set(table[table.role == "tied"].optimizer)
+    for row in table[table.role == "family-best"].itertuples():
+        assert (row.outcome == "tie") == (row.optimizer in tied)
 
 
 def test_a_search_without_a_result_at_a_checkpoint_is_named_not_ranked():
