@@ -136,11 +136,14 @@ def render(folder: str | Path, reference: str | None = None,
 WIDE_FIGURES = {"regret", "regret_evaluations", "rank"}
 #: figures of one comparison in reading order: file stem -> caption (``{band}`` filled in)
 FIGURES = {
-    "regret": "Anytime regret of the report metric against simulated time ({band}); a curve drawn on top of "
-              "another says so in the legend.",
+    "regret": "Anytime regret of the report metric against simulated time ({band}), one panel per family: its "
+              "searches, MF-KD and its ablations in colour, the best search of every other family in grey; a curve "
+              "drawn on top of another says so in the legend.",
     "regret_evaluations": "Anytime regret against the number of evaluations ({band}): sample efficiency, whatever "
                           "an evaluation costs.",
-    "rank": "Average rank over simulated time (1 = lowest regret), over the seeds every optimizer ran.",
+    "rank": "Average rank over simulated time (1 = lowest regret), over the seeds every optimizer ran, one panel per "
+            "family (other families' best in grey); a curve starts (|) once its search has a result in every seed, "
+            "and a search with no result yet ranks below every search that has one.",
     "critical_difference": "Average rank of the final report metric; thick bars join optimizers whose ranks differ "
                            "by less than the Nemenyi critical difference (alpha = 0.05).",
     "fidelity_split": "Share of simulated time spent at each fidelity (mean over seeds) and mean number of "
