@@ -61,11 +61,13 @@ def _live_options(func):
         click.option("--fraction", type=float, default=1.0, show_default=True, help="With --lowfi live: data fraction."),
         click.option("--channels", type=int, default=16, show_default=True, help="With --lowfi live: C."),
         click.option("--cells", type=int, default=5, show_default=True, help="With --lowfi live: N."),
-        click.option("--batch-size", type=int, default=256, show_default=True),
+        click.option("--batch-size", type=int, default=256, show_default=True,
+                     help="With --lowfi live: images per training step."),
         click.option("--train-seed", type=int, default=0, show_default=True, help="With --lowfi live: training seed."),
         click.option("--teacher", default=None, metavar="PATH", help="With --lowfi live: teacher checkpoint "
                      "(default: train one once, cached next to the store)."),
-        click.option("--teacher-epochs", type=int, default=200, show_default=True),
+        click.option("--teacher-epochs", type=int, default=200, show_default=True,
+                     help="With --lowfi live: epochs when training the teacher."),
         click.option("--device", default="cpu", show_default=True, help="With --lowfi live: cpu or cuda."),
         click.option("--data-dir", default=None, metavar="DIR", help="With --lowfi live: image dataset files."),
     ]
@@ -159,7 +161,7 @@ def arch(arch, dataset, fidelity, as_json, data):
 @click.option("--sim-workers", type=SIM_WORKERS, default=1, show_default=True,
               help="Asynchronous workers inside the simulated search (as in compare).")
 @click.option("--workers", type=int, default=None, hidden=True)
-@click.option("--seed", type=SEED, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the search (same seed, same output).")
 @click.option("--seed-mode", type=click.Choice(["mean", "sample"]), default="mean", show_default=True,
               help="High fidelity: mean over NB201's training seeds, or one seed drawn per evaluation.")
 @click.option("--cut-last/--overshoot", "cut_last", default=False, show_default=True,
@@ -193,7 +195,7 @@ def _training_options(func):
         click.option("--dataset", required=True, help="cifar10 (NB201's cifar10-valid), cifar100, imagenet16-120, "
                      "or digits (offline, for smoke runs)."),
         click.option("--loss", default="ce", show_default=True, help="ce, kd (Hinton), nst or at."),
-        click.option("--epochs", type=EPOCHS, default=12, show_default=True),
+        click.option("--epochs", type=EPOCHS, default=12, show_default=True, help="Training epochs."),
         click.option("--data-dir", default=None, metavar="DIR", help="Folder with the image dataset files."),
         click.option("--download", is_flag=True, help="Let torchvision download CIFAR into --data-dir."),
         click.option("--teacher", type=click.Path(exists=True, dir_okay=False), default=None, metavar="PATH",
@@ -201,8 +203,9 @@ def _training_options(func):
         click.option("--teacher-epochs", type=EPOCHS, default=200, show_default=True, help="Epochs when training the teacher."),
         click.option("--fraction", type=FiniteFloat(0, 1, min_open=True), default=1.0, show_default=True,
                      help="Fraction of the training set (it must keep an image per class)."),
-        click.option("--batch-size", type=POSITIVE, default=256, show_default=True),
-        click.option("--seed", type=SEED, default=0, show_default=True),
+        click.option("--batch-size", type=POSITIVE, default=256, show_default=True, help="Images per training step."),
+        click.option("--seed", type=SEED, default=0, show_default=True,
+                     help="Training seed (and the draw of N random archs in lowfi build)."),
         click.option("--device", default="cpu", show_default=True, help="cpu or cuda."),
         click.option("--channels", type=POSITIVE, default=16, show_default=True, help="C, channels of the first stage."),
         click.option("--cells", type=POSITIVE, default=5, show_default=True, help="N, cells per stage."),
@@ -277,7 +280,8 @@ def _optimizer_list(ctx, param, value):
 @click.option("--target-fidelity", default=None, help="Override the fidelity searched on (e.g. 200, ce12).")
 @click.option("--sim-workers", type=SIM_WORKERS, default=1, show_default=True,
               help="Asynchronous workers inside each simulated search.")
-@click.option("--seed-mode", type=click.Choice(["mean", "sample"]), default="mean", show_default=True)
+@click.option("--seed-mode", type=click.Choice(["mean", "sample"]), default="mean", show_default=True,
+              help="High fidelity: mean over NB201's training seeds, or one seed drawn per evaluation.")
 @click.option("--workers", type=PROCESSES, default=None, help="Parallel processes running cells (default: CPU count).")
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
               help="Local processes, or a Dask cluster (pip install 'mfkdbench[dask]').")
@@ -329,9 +333,11 @@ def export(results, fmt, out):
 
 @cli.command("paper")
 @click.option("--out", default="paper", show_default=True, help="Output folder (resumable).")
-@click.option("--seeds", type=SEEDS, default=20, show_default=True)
+@click.option("--seeds", type=SEEDS, default=20, show_default=True,
+              help="Seeds per optimizer (0 .. N-1) on every benchmark of the set.")
 @click.option("--workers", type=PROCESSES, default=None, help="Parallel processes (default: CPU count).")
-@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True)
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="Local processes, or a Dask cluster (pip install 'mfkdbench[dask]').")
 @click.option("--scheduler", default=None, metavar="ADDRESS", help="Dask scheduler address.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @BAND_OPTION
@@ -350,7 +356,7 @@ def paper(out, seeds, workers, executor, scheduler, quiet, band, data):
 @click.option("--subset", default="all", show_default=True, help="all, or kd240 (CIFAR-100 cells 0..239 with KD runs).")
 @click.option("--bootstrap", type=click.IntRange(0, MAX_BOOTSTRAP), default=1000, show_default=True,
               help="Bootstrap resamples for the 95% intervals.")
-@click.option("--seed", type=SEED, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the bootstrap resamples.")
 @click.option("--quiet", is_flag=True, help="No progress on stderr.")
 @DATA_OPTION
 def correlation(dataset, subset, bootstrap, seed, quiet, data):

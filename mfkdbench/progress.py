@@ -60,3 +60,49 @@ def _lines(items: Iterable, total: int, desc: str, unit: str) -> Iterator:
     for item in items:
         yield item
         line_bar.update()
+
+
+class WorkBar:
+    """Progress as a share of the expected work (``update(fraction)``, 0..1), which need not grow with the count
+    of steps: a tqdm bar in percent on a terminal (its time left follows the work), else about ``steps`` plain
+    lines with the time left; disabled, nothing."""
+
+    def __init__(self, desc: str = "", initial: float = 0.0, enabled: bool = True, steps: int = 10):
+        self.desc, self.enabled, self.steps, self.note = desc, enabled, steps, ""
+        self.start_fraction = self.fraction = initial
+        self.start = time.monotonic()
+        self.tqdm = None
+        if enabled and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.tqdm = tqdm(total=100.0, initial=100 * initial, desc=desc, file=sys.stderr, dynamic_ncols=True,
+                             bar_format="{desc}: {percentage:3.0f}% of the expected work|{bar}| {elapsed}<{remaining}"
+                                        "{postfix}")
+
+    def update(self, fraction: float, note: str = "") -> None:
+        """Move to ``fraction`` of the expected work (never backwards); ``note`` (e.g. cells done) is shown."""
+        fraction = min(1.0, max(self.fraction, fraction))
+        before, self.fraction = self.fraction, fraction
+        if not self.enabled:
+            return
+        if self.tqdm is not None:
+            self.tqdm.set_postfix_str(", ".join(n for n in (note, self.note) if n), refresh=False)
+            self.tqdm.update(100 * (fraction - before))
+        elif int(fraction * self.steps) > int(before * self.steps) or fraction == 1.0 > before:
+            elapsed = time.monotonic() - self.start
+            done = fraction - self.start_fraction
+            left = f", about {elapsed * (1 - fraction) / done:.0f} s left" if 0 < done and fraction < 1 else ""
+            print(f"{self.desc}: {100 * fraction:.0f}% of the expected work ({note}), {elapsed:.0f} s{left}"
+                  f"{', ' + self.note if self.note else ''}", file=sys.stderr, flush=True)
+
+    def set_postfix_str(self, note: str, refresh: bool = True) -> None:
+        self.note = note
+        if self.tqdm is not None:
+            self.tqdm.set_postfix_str(note, refresh=refresh)
+
+    def __enter__(self) -> WorkBar:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.tqdm is not None:
+            self.tqdm.close()

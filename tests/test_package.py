@@ -47,3 +47,22 @@ def test_the_baselines_install_under_mfkdbench_only():
             "assert 'baselines' not in sys.modules, 'top-level baselines imported'; "
             "assert 'mfkdbench.baselines.rea' in mods and all(m.startswith('mfkdbench.') for m in mods), mods")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+def test_every_command_and_option_has_help_text():
+    """Walks every click command and option (hidden ones excepted): each has help text."""
+    import click
+
+    missing = []
+
+    def walk(command, path):
+        if not command.help:
+            missing.append(path)
+        for param in command.params:
+            if isinstance(param, click.Option) and not param.hidden and not param.help:
+                missing.append(f"{path} {param.opts[0]}")
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, f"{path} {name}")
+
+    walk(cli, "mfkdbench")
+    assert not missing, missing

@@ -236,21 +236,59 @@ def run_cell(task: tuple) -> tuple:
     return cell, encode_run(run), time.perf_counter() - t0
 
 
+class WorkEstimate:
+    """Share of a grid's expected work that is done: a cell weighs its optimizer's mean wall time per cell so far
+    (stored cells included); an optimizer not yet timed weighs the mean over all timed cells (1 s before any).
+    Model-based searches cost many times a random search's cell, so a count of cells misleads."""
+
+    def __init__(self, todo: list[Cell], walls: dict[str, list[float]]):
+        self.left = {}
+        for c in todo:
+            self.left[c.optimizer] = self.left.get(c.optimizer, 0) + 1
+        self.walls = {name: list(times) for name, times in walls.items()}
+
+    def done(self, optimizer: str, wall: float) -> None:
+        """One cell of ``optimizer`` finished after ``wall`` seconds."""
+        self.left[optimizer] -= 1
+        self.walls.setdefault(optimizer, []).append(wall)
+
+    def fraction(self) -> float:
+        timed = [w for times in self.walls.values() for w in times]
+        fallback = float(np.mean(timed)) if timed else 1.0
+        spent = float(np.sum(timed)) if timed else 0.0
+        left = sum(n * (float(np.mean(self.walls[name])) if self.walls.get(name) else fallback)
+                   for name, n in self.left.items())
+        return spent / (spent + left) if spent + left > 0 else 1.0
+
+
+def seed_major(cells: list[Cell]) -> list[Cell]:
+    """``cells`` by seed, then optimizer: one cell of every optimizer runs early, so each is timed early
+    (a cell's result does not depend on when it runs)."""
+    order = {name: i for i, name in enumerate(dict.fromkeys(c.optimizer for c in cells))}
+    return sorted(cells, key=lambda c: (c.seed, order[c.optimizer]))
+
+
 def run_comparison(plan: Plan, store: ResultStore, executor, progress: bool = True) -> int:
-    """Run the cells missing from ``store``; return how many were added."""
-    from mfkdbench.progress import bar as progress_bar
+    """Run the cells missing from ``store``, seed by seed; return how many were added. Progress is the share of
+    the expected work (:class:`WorkEstimate`), with the cells done beside it."""
+    from mfkdbench.progress import WorkBar
 
     store.claim(plan.manifest, ignore=INFORMATIONAL)
     done = store.keys()
-    todo = [c for c in plan.cells if c.key not in done]
+    todo = seed_major([c for c in plan.cells if c.key not in done])
     live = plan.protocol.live
     most = live_trainings_note(plan, len(todo)) if live is not None and todo else None
-    added = 0
-    with progress_bar(len(plan.cells), len(plan.cells) - len(todo), plan.manifest["benchmark"], "cell",
-                      progress) as bar, _training_progress(bar, live, most, enabled=progress):
+    stored = store.wall_times()
+    walls = {} if stored is None or stored.empty else stored.groupby("optimizer")["wall_s"].apply(list).to_dict()
+    estimate = WorkEstimate(todo, {k: v for k, v in walls.items() if k in {c.optimizer for c in plan.cells}})
+    added, finished = 0, len(plan.cells) - len(todo)
+    with WorkBar(plan.manifest["benchmark"], estimate.fraction() if todo else 1.0, progress) as bar, \
+            _training_progress(bar, live, most, enabled=progress):
         for cell, blob, wall in executor.map_unordered(run_cell, [(plan.protocol, plan.data, c) for c in todo]):
             added += store.put(cell.key, cell.optimizer, cell.seed, cell_config(plan, cell), blob, wall)
-            bar.update(1)
+            estimate.done(cell.optimizer, wall)
+            finished += 1
+            bar.update(estimate.fraction(), f"{finished}/{len(plan.cells)} cells")
     return added
 
 

@@ -142,20 +142,54 @@ def _regret_axis(ax, lows: np.ndarray, highs: np.ndarray) -> float | None:
     return None
 
 
-def draw_anytime(ax, frame: pd.DataFrame, by: str, band: str, families_of: dict[str, str]) -> tuple[dict, bool]:
-    """Centre line and band of every optimizer on ``ax``; returns the legend label of each, and whether a centre
-    line reached regret 0 on a log axis (marked by a triangle)."""
+def anytime_stats(frame: pd.DataFrame, by: str, band: str, families_of: dict[str, str]) -> tuple[np.ndarray, dict]:
+    """The grid and, per optimizer (legend order), its ``(3, points)`` centre and band (:func:`centre_and_band`)."""
     grid = np.sort(frame[by].unique())
     stats = {}
     for name in style.legend_order(frame["optimizer"].unique(), families_of):
         wide = frame[frame["optimizer"] == name].pivot_table(index="seed", columns=by, values="regret", dropna=False)
         stats[name] = centre_and_band(wide.reindex(columns=grid).to_numpy(), band)
-    floor = _regret_axis(ax, np.array([s[1] for s in stats.values()]).ravel(),
-                         np.array([s[2] for s in stats.values()]).ravel())
-    notes = coincidences({n: s[0] for n, s in stats.items()}, grid, by)
+    return grid, stats
+
+
+def family_panels(names, families_of: dict[str, str], final: dict[str, float]) -> list[tuple[str, list, list]]:
+    """One panel per family present (:data:`~mfkdbench.report.style.FAMILIES` order, unknown families after):
+    ``(family, searches drawn in colour, searches drawn in grey)``. In colour: the family's searches and MF-KD
+    with its ablations; in grey: the best search (lowest ``final`` value) of every other family."""
+    present = sorted({families_of.get(n, "") for n in names},
+                     key=lambda f: (style.FAMILIES.index(f) if f in style.FAMILIES else len(style.FAMILIES), f))
+    best = {}
+    for name in sorted(names, key=lambda n: (final.get(n, np.inf), n)):
+        best.setdefault(families_of.get(name, ""), name)
+    panels = []
+    for fam in present:
+        coloured = [n for n in names if families_of.get(n, "") == fam or style.is_highlighted(n)]
+        grey = [best[f] for f in present if f != fam and best[f] not in coloured]
+        panels.append((fam, coloured, grey))
+    return panels
+
+
+def _final_values(stats: dict) -> dict[str, float]:
+    """Each curve's last shown value (what "best of a family" is judged by)."""
+    out = {}
+    for name, s in stats.items():
+        shown = s[0][np.isfinite(s[0])]
+        out[name] = float(shown[-1]) if len(shown) else np.inf
+    return out
+
+
+def draw_anytime(ax, grid: np.ndarray, stats: dict, by: str, families_of: dict[str, str], names=None,
+                 context=(), floor: float | None = None, bands: bool = True) -> tuple[dict, bool]:
+    """Centre line (and band) of ``names`` (default all of ``stats``) on ``ax``, and of ``context`` in grey without
+    a band; ``floor``: the log axis' floor (regret 0 is marked there by a triangle). Returns the legend label of
+    each drawn curve and whether a centre line reached regret 0."""
+    names = list(stats) if names is None else names
+    notes = coincidences({n: stats[n][0] for n in names}, grid, by)
     labels, reached = {}, False
-    for name, (centre, low, high) in stats.items():
-        look = style.line_style(name, families_of.get(name, ""))
+    for name in [*context, *names]:
+        centre, low, high = stats[name]
+        grey = name in context
+        look = (style.context_style if grey else style.line_style)(name, families_of.get(name, ""))
         shown = centre.copy()
         if floor is not None:  # regret 0 has no place on a log axis: stop the line, mark where it got there
             zero = np.flatnonzero(shown <= 0)
@@ -163,10 +197,11 @@ def draw_anytime(ax, frame: pd.DataFrame, by: str, band: str, families_of: dict[
             low = np.maximum(low, floor)
             if len(zero):
                 reached = True
-                ax.plot(grid[zero[0]], floor, marker="v", ms=8, color=look["color"], clip_on=False, zorder=6)
-        labels[name] = name + (f" ({notes[name]})" if name in notes else "")
+                ax.plot(grid[zero[0]], floor, marker="v", ms=7, color=look["color"], clip_on=False, zorder=6)
+        labels[name] = name + (" (best of its family)" if grey else "") + (f" ({notes[name]})" if name in notes else "")
         ax.plot(grid, shown, label=labels[name], markevery=0.12, **look)
-        ax.fill_between(grid, low, high, color=look["color"], alpha=0.12, lw=0)
+        if bands and not grey:
+            ax.fill_between(grid, low, high, color=look["color"], alpha=0.10, lw=0)
     ax.set_xscale("log")
     ax.set_xlabel("simulated time (s)" if by == "time" else "evaluations")
     return labels, reached
@@ -178,67 +213,116 @@ def _zero_note(ax, reached: bool) -> None:
                     textcoords="offset points", ha="right", va="bottom", fontsize=8, color="0.3")
 
 
+def _panel_grid(n: int, width: float = 6.0, height: float = 5.4):
+    """``n`` panels, two per row (one if ``n`` is 1), room under each for its legend."""
+    cols = 1 if n == 1 else 2
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows + 0.7), squeeze=False)
+    for ax in axes.ravel()[n:]:
+        ax.set_visible(False)
+    return fig, axes.ravel()[:n]
+
+
+def _panel_legend(ax) -> None:
+    """The panel's legend under its x axis, two columns."""
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), frameon=False, fontsize=8.5, ncol=2,
+              handlelength=3.2, columnspacing=1.2)
+
+
 def plot_anytime(frame: pd.DataFrame, stem: Path, title: str, metric: str, families_of: dict[str, str],
                  by: str = "time", band: str = "iqr") -> list[Path]:
-    """Anytime regret of every optimizer against simulated time or evaluations (log axis); band per ``band``."""
-    fig, ax = plt.subplots(figsize=(8, 4.8))
-    _zero_note(ax, draw_anytime(ax, frame, by, band, families_of)[1])
-    ax.set_ylabel(f"regret of {metric} (pp)")
-    ax.set_title(title)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, fontsize=9)
+    """Anytime regret against simulated time or evaluations (log axis), one panel per family
+    (:func:`family_panels`), the same y axis in all; band per ``band``."""
+    grid, stats = anytime_stats(frame, by, band, families_of)
+    panels = family_panels(list(stats), families_of, _final_values(stats))
+    fig, axes = _panel_grid(len(panels))
+    lows = np.concatenate([s[1] for s in stats.values()])
+    highs = np.concatenate([s[2] for s in stats.values()])
+    reached = False
+    for ax, (fam, coloured, grey) in zip(axes, panels):
+        floor = _regret_axis(ax, lows, highs)
+        reached |= draw_anytime(ax, grid, stats, by, families_of, coloured, grey, floor)[1]
+        ax.set_xlim(grid[0], grid[-1])  # the same time axis in every panel
+        ax.set_title(f"{fam or 'unlabelled'} ({sum(families_of.get(n, '') == fam for n in coloured)} searches)",
+                     fontsize=11)
+        ax.set_ylabel(f"regret of {metric} (pp)")
+        _panel_legend(ax)
+    _zero_note(axes[-1], reached)
+    fig.suptitle(f"{title}\nper family; grey: the best search of each other family; MF-KD and its ablations in "
+                 "every panel", fontsize=12)
+    fig.tight_layout()
     return save(fig, stem)
 
 
 def plot_anytime_panels(panels: list[dict], stem: Path, title: str, band: str = "iqr") -> list[Path]:
-    """One column per comparison (``panels``: dicts with ``title``, ``time`` and ``evaluations`` frames,
-    ``families`` and ``metric``): regret against time (top row) and against evaluations (bottom row)."""
-    fig, axes = plt.subplots(2, len(panels), figsize=(4.8 * len(panels), 8.4), squeeze=False)
+    """One panel per comparison (``panels``: dicts with ``title``, a ``time`` frame, ``families`` and ``metric``):
+    regret against time of the best search of each family and of MF-KD and its ablations, the median as a line
+    and the band of MF-KD (or its closest method) only, so that no band covers the others."""
+    fig, axes = _panel_grid(len(panels), width=5.2, height=3.6)
     legend = {}
-    for col, panel in enumerate(panels):
-        for row, by in enumerate(("time", "evaluations")):
-            ax = axes[row][col]
-            labels, _ = draw_anytime(ax, panel[by], by, band, panel["families"])
-            ax.set_title(panel["title"] if row == 0 else "", fontsize=11)
-            if col == 0:
-                ax.set_ylabel(f"regret of {panel['metric']} (pp)")
-            for name in labels:
-                legend.setdefault(name, ax.get_legend_handles_labels()[0][list(labels).index(name)])
-            notes = [label for label in labels.values() if "(" in label]
-            if notes:  # under the axis, where it hides no curve
-                ax.annotate("\n".join(notes), xy=(0, 0), xycoords="axes fraction", xytext=(0, -38),
-                            textcoords="offset points", fontsize=7, va="top", color="0.25")
-    fig.suptitle(f"{title} ({BANDS[band]}; \u25bc: regret 0 reached)")
-    families_of = {k: v for panel in panels for k, v in panel["families"].items()}
-    order = style.legend_order(legend, families_of)
-    fig.legend([legend[name] for name in order], order, loc="lower center", ncol=min(6, len(legend)), frameon=False,
-               fontsize=9, bbox_to_anchor=(0.5, -0.01))
-    fig.tight_layout(rect=(0, 0.06 + 0.025 * (len(legend) // 6), 1, 0.97))
+    for ax, panel in zip(axes, panels):
+        grid, stats = anytime_stats(panel["time"], "time", band, panel["families"])
+        final = _final_values(stats)
+        best = {}
+        for name in sorted(stats, key=lambda n: (final[n], n)):
+            best.setdefault(panel["families"].get(name, ""), name)
+        names = style.legend_order({*best.values(), *(n for n in stats if style.is_highlighted(n))}, panel["families"])
+        floor = _regret_axis(ax, np.concatenate([stats[n][1] for n in names]),
+                             np.concatenate([stats[n][2] for n in names]))
+        labels, _ = draw_anytime(ax, grid, stats, "time", panel["families"], names, floor=floor, bands=False)
+        main = next((n for n in names if style.is_highlighted(n)), None)
+        if main is not None:
+            ax.fill_between(grid, np.maximum(stats[main][1], floor or -np.inf), stats[main][2],
+                            color=style.optimizer_color(main), alpha=0.12, lw=0)
+        ax.set_title(panel["title"], fontsize=11)
+        ax.set_ylabel(f"regret of {panel['metric']} (pp)")
+        handles = dict(zip(*reversed(ax.get_legend_handles_labels())))
+        for name in names:
+            legend.setdefault(f"{name} ({panel['families'].get(name) or 'unlabelled'})", handles[labels[name]])
+    fig.suptitle(f"{title}: the best search of each family, MF-KD and its ablations\n({BANDS[band].split(',')[0]}; "
+                 f"band: MF-KD or its closest method; \u25bc: regret 0 reached)", fontsize=11)
+    fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=3, frameon=False, fontsize=9,
+               bbox_to_anchor=(0.5, 0.0), handlelength=3.2)
+    fig.tight_layout(rect=(0, 0.05 + 0.028 * (len(legend) // 3), 1, 0.96))
     return save(fig, stem)
 
 
 def rank_over_time(frame: pd.DataFrame) -> pd.DataFrame:
-    """Average rank (1 = lowest regret) per optimizer and time, over seeds that every optimizer ran."""
+    """Average rank (1 = lowest regret) per optimizer and time over the seeds every optimizer ran; a search without
+    a result yet in a seed ranks below every search that has one there, and its average is NaN (not shown) until
+    it has a result in every seed."""
     wide = frame.pivot_table(index=["seed", "time"], columns="optimizer", values="regret", dropna=False)
-    wide = wide.fillna(np.inf).dropna()
-    ranks = wide.rank(axis=1, method="average")
-    return ranks.groupby(level="time").mean()
+    waiting = wide.isna().groupby(level="time").any()
+    ranks = wide.fillna(np.inf).rank(axis=1, method="average").groupby(level="time").mean()
+    return ranks.mask(waiting)
 
 
 def plot_ranks(frame: pd.DataFrame, stem: Path, title: str, families_of: dict[str, str]) -> list[Path]:
-    """Average rank over simulated time (1 = best, at the top)."""
+    """Average rank over simulated time (1 = best, at the top), one panel per family (:func:`family_panels`);
+    each curve starts at the time its search has a result in every seed, where it is marked."""
     ranks = rank_over_time(frame)
-    names = style.legend_order(ranks.columns, families_of)
-    notes = coincidences({n: ranks[n].to_numpy() for n in names}, ranks.index.to_numpy(), "time")
-    fig, ax = plt.subplots(figsize=(8, 4.8))
-    for name in names:
-        ax.plot(ranks.index, ranks[name], label=name + (f" ({notes[name]})" if name in notes else ""), markevery=0.12,
-                **style.line_style(name, families_of.get(name, "")))
-    ax.set_xscale("log")
-    ax.set_ylim(len(ranks.columns) + 0.3, 0.7)
-    ax.set_xlabel("simulated time (s)")
-    ax.set_ylabel("average rank (1 = best)")
-    ax.set_title(title)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, fontsize=9)
+    final = {n: float(ranks[n].dropna().iloc[-1]) if ranks[n].notna().any() else np.inf for n in ranks.columns}
+    panels = family_panels(style.legend_order(ranks.columns, families_of), families_of, final)
+    fig, axes = _panel_grid(len(panels))
+    for ax, (fam, coloured, grey) in zip(axes, panels):
+        notes = coincidences({n: ranks[n].to_numpy() for n in coloured}, ranks.index.to_numpy(), "time")
+        for name in [*grey, *coloured]:
+            look = (style.context_style if name in grey else style.line_style)(name, families_of.get(name, ""))
+            label = name + (" (best of its family)" if name in grey else "") + (f" ({notes[name]})" if name in notes else "")
+            ax.plot(ranks.index, ranks[name], label=label, markevery=0.12, **look)
+            first = ranks[name].first_valid_index()
+            if first is not None:
+                ax.plot(first, ranks.loc[first, name], marker="|", ms=12, mew=2, color=look["color"], zorder=look["zorder"])
+        ax.set_xscale("log")
+        ax.set_xlim(ranks.index[0], ranks.index[-1])  # the same time axis in every panel
+        ax.set_ylim(len(ranks.columns) + 0.5, 0.5)
+        ax.set_title(f"{fam or 'unlabelled'}", fontsize=11)
+        ax.set_xlabel("simulated time (s)")
+        ax.set_ylabel("average rank (1 = best)")
+        _panel_legend(ax)
+    fig.suptitle(f"{title}\nper family; grey: the best search of each other family; a curve starts (|) once its "
+                 "search has a result in every seed: before that it has no result yet", fontsize=12)
+    fig.tight_layout()
     return save(fig, stem)
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 
 from mfkdbench.report import figures
 from mfkdbench.report.figures import BANDS
-from mfkdbench.report.render import FIGURES
+from mfkdbench.report.render import FIGURES, WIDE_FIGURES
 
 #: low fidelities of the correlation figure (labels of :func:`mfkdbench.lowfi.correlation.low_fidelities`)
 CORRELATION_FIDELITIES = ("nst12 (CE+25 NST, 12 ep)", "ce12 (CE, 12 ep)")
@@ -60,18 +60,25 @@ _CSS = ("body{font-family:system-ui,sans-serif;max-width:1150px;margin:auto;padd
         "th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f0f0f0}"
         "td:first-child,th:first-child{text-align:left}table.protocol td,table.protocol th{text-align:left}"
         "figure{margin:16px 0}figure img{max-width:100%}figcaption{font-size:13px;color:#444}"
+        "figure.wide{width:min(96vw,1800px);position:relative;left:50%;transform:translateX(-50%)}"
+        "figure.wide img{width:100%}"
+        ".verdict{background:#f3f7fb;border-left:4px solid #0072B2;padding:2px 14px;margin:10px 0}"
+        ".verdict li{margin:4px 0}"
         "nav{background:#f7f7f7;padding:6px 14px;border:1px solid #ddd}pre{background:#f4f4f4;padding:8px;"
         "overflow-x:auto;font-size:12px}h2{border-bottom:2px solid #ddd;margin-top:36px}")
 
 
 def markdown_html(text: str, skip_title: bool = True) -> str:
-    """The project's Markdown (headings, paragraphs, ``**bold**``, pipe tables) as HTML with real tables."""
+    """The project's Markdown (headings, paragraphs, ``- `` lists, ``**bold**``, ```code```, pipe tables) as HTML
+    with real tables and lists."""
     out = []
     for block in re.split(r"\n\s*\n", text.strip()):
         lines = block.strip().splitlines()
         if lines[0].startswith("|"):
             rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in lines if not line.startswith("|---")]
             out.append(pd.DataFrame(rows[1:], columns=rows[0]).to_html(index=False, border=0, escape=True))
+        elif all(line.startswith("- ") for line in lines):
+            out.append("<ul>" + "".join(f"<li>{_inline(line[2:])}</li>" for line in lines) + "</ul>")
         elif lines[0].startswith("#"):
             level = len(lines[0]) - len(lines[0].lstrip("#"))
             if not (skip_title and level == 1):
@@ -82,7 +89,8 @@ def markdown_html(text: str, skip_title: bool = True) -> str:
 
 
 def _inline(text: str) -> str:
-    return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(text))
+    text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(text))
+    return re.sub(r"`(.+?)`", r"<code>\1</code>", text)
 
 
 def protocol_html(results) -> str:
@@ -110,12 +118,18 @@ def protocol_html(results) -> str:
             + per.reset_index().sort_values(["family", "optimizer"]).to_html(index=False, border=0, classes="protocol"))
 
 
-def _figure(src: str, number: int, caption: str) -> str:
-    return (f"<figure id='fig{number}'><img src='{html.escape(src)}' alt='{html.escape(caption)}'>"
-            f"<figcaption><strong>Figure {number}.</strong> {html.escape(caption)}</figcaption></figure>")
+def _figure(src: str, number: int, caption: str, wide: bool = False) -> str:
+    """A numbered figure linking its full-size file; a ``wide`` one is shown as wide as the window (beyond the
+    text column) so that its text stays readable."""
+    src = html.escape(src)
+    return (f"<figure id='fig{number}'{' class=wide' if wide else ''}><a href='{src}'>"
+            f"<img src='{src}' alt='{html.escape(caption)}'></a>"
+            f"<figcaption><strong>Figure {number}.</strong> {html.escape(caption)} <a href='{src}'>full size</a>"
+            f"</figcaption></figure>")
 
 
-def write_index(out: Path, benchmarks: list[str], panels: list[Path], correlation: dict, band: str = "iqr") -> Path:
+def write_index(out: Path, benchmarks: list[str], panels: list[Path], correlation: dict, band: str = "iqr",
+                aggregate: list[Path] = ()) -> Path:
     """``index.html``: contents; all benchmarks side by side; per benchmark its protocol, summary table, figures
     with captions and statistics; the correlation study with bootstrap intervals; what to cite."""
     from mfkdbench.report.citation import cite_text
@@ -125,19 +139,34 @@ def write_index(out: Path, benchmarks: list[str], panels: list[Path], correlatio
     if panels:
         number += 1
         sections.append(("overview", "All benchmarks", _figure(panels[0].relative_to(out).as_posix(), number,
-                         f"Anytime regret on every benchmark ({BANDS[band]}): against simulated time (top) and "
-                         "against the number of evaluations (bottom); notes under a panel name curves that lie on "
-                         "another one; a triangle marks where a curve reaches regret 0.")))
+                         f"Anytime regret on every benchmark against simulated time: the best search of each "
+                         f"family, MF-KD and its ablations ({BANDS[band].split(',')[0]}; the band, "
+                         f"{BANDS[band].split(', ')[1]}, of MF-KD or its closest method only); a triangle marks "
+                         "where a curve reaches regret 0.")))
+    if aggregate:
+        body = [markdown_html((out / "aggregate.md").read_text()), "<a href='aggregate.csv'>aggregate.csv</a>"]
+        for stem, caption in (("aggregate", "Average rank and normalised regret of every search over all "
+                                            "benchmarks, at each budget multiple."),
+                              ("critical_difference_all", "Average rank at the full budget over the benchmarks; "
+                                                          "thick bars join searches within the Nemenyi critical "
+                                                          "difference.")):
+            if (out / f"{stem}.png").is_file():
+                number += 1
+                body.append(_figure(f"{stem}.png", number, caption))
+        sections.append(("aggregate", "Every search over all benchmarks", "\n".join(body)))
     for bench in benchmarks:
         folder = out / bench
-        body = ["<h3>Protocol</h3>", protocol_html(load(folder)), "<h3>Summary</h3>",
-                markdown_html((folder / "summary.md").read_text(), skip_title=True),
-                " ".join(f"<a href='{bench}/{name}'>{name}</a>" for name in ("summary.csv", "summary.tex", "outcomes.csv")),
+        verdict = (folder / "verdict.md").read_text()
+        body = [f"<div class='verdict'>{markdown_html(verdict)}</div>", "<h3>Protocol</h3>", protocol_html(load(folder)),
+                "<h3>Summary</h3>", markdown_html((folder / "summary.md").read_text().replace(verdict, ""), skip_title=True),
+                " ".join(f"<a href='{bench}/{name}'>{name}</a>"
+                         for name in ("summary.csv", "summary.tex", "outcomes.csv", "verdict.csv")),
                 "<h3>Figures</h3>"]
         for stem, caption in FIGURES.items():
             if (folder / "figures" / f"{stem}.png").is_file():
                 number += 1
-                body.append(_figure(f"{bench}/figures/{stem}.png", number, f"{bench}: " + caption.format(band=BANDS[band])))
+                body.append(_figure(f"{bench}/figures/{stem}.png", number, f"{bench}: " + caption.format(band=BANDS[band]),
+                                    wide=stem in WIDE_FIGURES))
         body += ["<h3>Statistics</h3>", markdown_html((folder / "statistics.md").read_text())]
         sections.append((bench, bench, "\n".join(body)))
     if correlation:

@@ -9,6 +9,7 @@ from mfkdbench.errors import UserError
 from mfkdbench.experiments.executors import make_executor
 from mfkdbench.experiments.grid import make_protocol, plan_comparison, run_comparison
 from mfkdbench.search.presets import get_preset
+from mfkdbench.report.aggregate import render_aggregate
 from mfkdbench.report.render import match_label, render, render_panels, results_folders
 from mfkdbench.experiments.store import STORE_FILE, ResultStore, check_result_folder
 
@@ -73,7 +74,7 @@ def _regret_options(target_regret: float | None) -> dict:
 def figures_command(results: str | Path, reference: str | None = None, target_regret: float | None = None,
                     band: str = "iqr") -> str:
     """Re-render every results folder under ``results`` from its store; with several, also the figure with a
-    panel per folder (``results/regret_all``)."""
+    panel per folder (``results/regret_all``) and every search over all of them (``results/aggregate.*``)."""
     regret = _regret_options(target_regret)
     texts, folders = [], results_folders(results)
     for folder in folders:
@@ -81,6 +82,7 @@ def figures_command(results: str | Path, reference: str | None = None, target_re
         texts.append(rendered.text + f"\nwrote {len(rendered.files)} files to {folder}")
     if len(folders) > 1:
         texts.append(f"wrote {render_panels(folders, Path(results) / 'regret_all', band)[0]}")
+        texts += [f"wrote {p}" for p in render_aggregate(folders, Path(results)) if p.suffix in (".md", ".png")]
     return "\n".join(texts)
 
 
@@ -108,6 +110,7 @@ def paper(out: str | Path, seeds: int, workers: int | None = None, executor: str
         _note(f"paper: step {len(PAPER_BENCHMARKS) + 1}/{len(PAPER_BENCHMARKS) + 1}, "
               "the figure of every benchmark, the correlation study and index.html")
     panels = render_panels([out / bench for bench in done], out / "regret_all", band)
+    aggregate = render_aggregate([out / bench for bench in done], out)
     correlation = correlation_outputs(out / "correlation", data, progress)
-    index = write_index(out, done, panels, correlation, band)
+    index = write_index(out, done, panels, correlation, band, aggregate)
     return f"wrote the paper's figures and tables for {', '.join(done)} to {out}; open {index}"

@@ -17,6 +17,7 @@ import pandas as pd
 from mfkdbench.report import figures, style
 from mfkdbench.errors import UserError
 from mfkdbench.report.stats import friedman, wilcoxon_vs_reference
+from mfkdbench.report.verdict import verdict_markdown, verdict_table
 from mfkdbench.inputs import check_writable
 from mfkdbench.experiments.store import STORE_FILE, ResultStore
 from mfkdbench.report.summary import (DEFAULT_TARGET_REGRET, display_rows, identical_rows, latex, markdown, outcomes,
@@ -60,6 +61,13 @@ def choose_reference(names: list[str], reference: str | None = None) -> tuple[st
     return None, "neither mfkd nor mf-ce is in the results and no --reference was given: no Wilcoxon tests"
 
 
+def short_reason(reference: str | None, given: str | None) -> str:
+    """Why the verdict places ``reference``, in a few words ('' for mfkd itself or a given reference)."""
+    if reference is None or given is not None or reference == "mfkd":
+        return ""
+    return "the closest method to mfkd, which did not run here"
+
+
 def _stats_text(scores: pd.DataFrame, reference: str | None, why: str, metric: str) -> tuple[str, pd.DataFrame, object]:
     lines = [f"## Statistics ({metric}, {len(scores)} seeds that every optimizer ran)\n",
              f"Reference: **{reference or 'none'}** ({why}).\n"]
@@ -95,17 +103,23 @@ def render(folder: str | Path, reference: str | None = None,
     out = outcomes(runs, optimum, target_regret, checkpoints)
     table = summary_table(out, checkpoints_s=checkpoints, optimum=optimum)
     header, rows = display_rows(table, checkpoints)
-    files = [folder / "summary.csv", folder / "summary.md", folder / "summary.tex", folder / "outcomes.csv"]
+    names = sorted(out["optimizer"].unique())
+    ref, why = choose_reference(names, reference)
+    verdict = verdict_table(out, ref, style.families(runs), checkpoints, manifest["budget_s"])
+    files = [folder / "summary.csv", folder / "summary.md", folder / "summary.tex", folder / "outcomes.csv",
+             folder / "verdict.csv"]
     table.to_csv(files[0], index=False)
     caption = (f"{bench}: final {metric} over seeds; optimum {optimum:.2f}; target = regret <= {target_regret} pp; "
                f"budget {manifest['budget_s']:.0f} simulated s ({manifest.get('preset') or 'custom'})")
-    md = f"# {bench}\n\n{caption}\n\n" + markdown(header, rows) + _notes(runs, out, optimum)
+    verdict_md = verdict_markdown(verdict, ref, short_reason(ref, reference))
+    md = f"# {bench}\n\n{verdict_md}\n{caption}\n\n" + markdown(header, rows) + _notes(runs, out, optimum)
     files[1].write_text(md)
+    files.append(folder / "verdict.md")
+    files[-1].write_text(verdict_md)
     files[2].write_text(latex(header, rows, caption))
     out.to_csv(files[3], index=False)
+    verdict.to_csv(files[4], index=False)
 
-    names = sorted(out["optimizer"].unique())
-    ref, why = choose_reference(names, reference)
     scores = out.pivot(index="seed", columns="optimizer", values="final").dropna()
     text, wil, fr = _stats_text(scores, ref, why, metric)
     files.append(folder / "statistics.md")
@@ -118,13 +132,18 @@ def render(folder: str | Path, reference: str | None = None,
     return Rendered(folder, md + "\n" + text, files)
 
 
+#: figures wider than the page, shown at a readable width in index.html
+WIDE_FIGURES = {"regret", "regret_evaluations", "rank"}
 #: figures of one comparison in reading order: file stem -> caption (``{band}`` filled in)
 FIGURES = {
-    "regret": "Anytime regret of the report metric against simulated time ({band}); a curve drawn on top of "
-              "another says so in the legend.",
+    "regret": "Anytime regret of the report metric against simulated time ({band}), one panel per family: its "
+              "searches, MF-KD and its ablations in colour, the best search of every other family in grey; a curve "
+              "drawn on top of another says so in the legend.",
     "regret_evaluations": "Anytime regret against the number of evaluations ({band}): sample efficiency, whatever "
                           "an evaluation costs.",
-    "rank": "Average rank over simulated time (1 = lowest regret), over the seeds every optimizer ran.",
+    "rank": "Average rank over simulated time (1 = lowest regret), over the seeds every optimizer ran, one panel per "
+            "family (other families' best in grey); a curve starts (|) once its search has a result in every seed, "
+            "and a search with no result yet ranks below every search that has one.",
     "critical_difference": "Average rank of the final report metric; thick bars join optimizers whose ranks differ "
                            "by less than the Nemenyi critical difference (alpha = 0.05).",
     "fidelity_split": "Share of simulated time spent at each fidelity (mean over seeds) and mean number of "

@@ -24,19 +24,40 @@ def test_family_recorded_else_inferred():
 
 
 def test_colour_by_base_name_distinct_and_stable():
-    known = list(style.OPTIMIZER_COLORS)
-    assert len({style.optimizer_color(n) for n in known}) == len(known)
     assert style.optimizer_color("rea@ce12") == style.optimizer_color("rea@200") == style.optimizer_color("rea")
     assert style.optimizer_color("someone-new") == style.optimizer_color("someone-new@ce12")
     low, target = style.line_style("rea@ce12", "low-fidelity-only"), style.line_style("rea@200", "target-only")
     assert low["linestyle"] != target["linestyle"]
     assert style.line_style("random@ce12", "low-fidelity-only")["linestyle"] != \
         style.line_style("random@nst12", "low-fidelity-only")["linestyle"]
+    assert style.line_style("rea@200", "training-free")["linestyle"] not in \
+        (target["linestyle"], low["linestyle"], style.LINESTYLES["multi-fidelity"])
     mfkd, other = style.line_style("mfkd", "multi-fidelity"), style.line_style("mf-ce", "multi-fidelity")
     assert mfkd["lw"] > other["lw"] and mfkd["zorder"] > other["zorder"]
     assert style.legend_order(["rea", "mf-ce", "mfkd", "random@ce12"],
                               {"rea": "target-only", "mf-ce": "multi-fidelity", "mfkd": "multi-fidelity",
                                "random@ce12": "low-fidelity-only"}) == ["mfkd", "mf-ce", "random@ce12", "rea"]
+
+
+def test_no_two_registered_optimizers_share_a_look():
+    from mfkdbench.search.optimizer import optimizer_names
+
+    looks = style.looks()
+    assert set(optimizer_names()) <= set(looks)
+    assert len(set(looks.values())) == len(looks)
+    assert looks["mfkd"] == ("#000000", "o") and looks["random"][0] != style.CONTEXT_GREY
+
+
+def test_newly_registered_optimizers_get_unused_looks_and_leave_the_others_alone(monkeypatch):
+    before = style.looks()
+    new = [f"baseline-{i:02d}" for i in range(30)]  # as many as the library and training-free baselines, twice
+    monkeypatch.setattr(style, "_registered", lambda: tuple(before) + tuple(new))
+    after = style.looks()
+    assert len(set(after.values())) == len(after) == len(before) + 30
+    assert {n: after[n] for n in style.FIXED_LOOKS} == style.FIXED_LOOKS
+    assert len({after[n][0] for n in new[:10]}) >= 8  # spread over the colours, not one colour with many markers
+    assert all(after[n][0] != "#000000" for n in new)  # black stays MF-KD's
+    assert style.look("never-registered") not in set(after.values())
 
 
 def test_fidelity_colours_fixed_and_curve_points_lighter():
@@ -81,3 +102,38 @@ def test_regret_by_evaluations_stops_after_the_runs_last_evaluation():
                                                                                              nan_ok=True)
     assert figures.regret_at(run, 94.0, np.array([1.0, 6.0, 100.0]), "time") == pytest.approx([np.nan, 4, 1],
                                                                                           nan_ok=True)
+
+
+def test_family_panels_with_two_dozen_searches_give_each_curve_its_own_look(tmp_path):
+    names = {"mfkd": "multi-fidelity", "mf-ce": "multi-fidelity", "hyperband": "multi-fidelity", "bohb": "multi-fidelity",
+             "smac-like": "multi-fidelity", "dehb-like": "multi-fidelity", "zc-top": "training-free",
+             "zc-rea": "training-free", "zc-ce": "training-free", "gp-hf@200": "target-only",
+             "bananas@200": "target-only", "reinforce@200": "target-only", "local-search@200": "target-only",
+             "tpe-like@200": "target-only", "new-family-search": "some-new-family"}
+    names.update({f"{b}@{f}": "low-fidelity-only" for b in ("random", "rea", "bohb-nb201") for f in ("ce12", "nst12")})
+    names.update({"random@200": "target-only", "rea@200": "target-only", "bohb-nb201@200": "target-only"})
+    assert len(names) == 24
+    grid = np.geomspace(10, 1e4, 30)
+    rows = [{"optimizer": n, "seed": s, "time": t, "regret": 5 / (1 + i + s + t / 100) if t > 10 * (1 + i % 3) else np.nan}
+            for i, n in enumerate(names) for s in range(3) for t in grid]
+    frame = pd.DataFrame(rows)
+    for draw in (lambda: figures.plot_anytime(frame, tmp_path / "regret", "t", "acc", names),
+                 lambda: figures.plot_ranks(frame, tmp_path / "rank", "t", names)):
+        captured = {}
+        real_save = figures.save
+        figures.save = lambda fig, stem: captured.setdefault("fig", fig) and []
+        try:
+            draw()
+        finally:
+            figures.save = real_save
+        axes = [ax for ax in captured["fig"].axes if ax.get_visible()]
+        assert len(axes) == 5  # multi-fidelity, training-free, low-fidelity-only, target-only, some-new-family
+        for ax in axes:
+            lines = [ln for ln in ax.get_lines() if not ln.get_label().startswith("_")]
+            looks = [(ln.get_color(), ln.get_marker(), str(ln._dash_pattern)) for ln in lines]
+            assert len(set(looks)) == len(looks), ax.get_title()
+            drawn = {ln.get_label().split(" ")[0] for ln in lines}
+            assert {"mfkd", "mf-ce"} <= drawn  # MF-KD and its ablation in every panel
+        plt.close("all")
+    drawn = {ln.get_label().split(" ")[0] for ax in axes for ln in ax.get_lines()}
+    assert set(names) <= drawn
