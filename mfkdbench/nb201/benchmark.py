@@ -66,8 +66,9 @@ NO_IMAGES, GAUSSIAN_INPUTS, CIFAR10_TRAIN_IMAGES = "none", "gaussian-inputs", "c
 NB201_BATCH = 256
 NB201_TRAIN_IMAGES = {"cifar10": 25_000, "cifar100": 50_000, "imagenet16-120": 151_700}
 #: images each proxy pushes through the network: NASWOT one minibatch of 128 (Mellor et al., ICML 2021);
-#: Zen two forward passes (input and mixed-up input) of one 64-image batch, one repeat (NAS-Bench-Suite-Zero)
-PROXY_IMAGES = {"naswot": 128, "zen": 2 * 64}
+#: Zen two forward passes (input and mixed-up input) of one 32-image batch, one repeat (NAS-Bench-Suite-Zero:
+#: NASLib's ``compute_zen_score`` with ``repeat=1`` and ``batch_size: 32`` of ``naslib/runners/zc/zc_config.yaml``)
+PROXY_IMAGES = {"naswot": 128, "zen": 2 * 32}
 
 
 @dataclass(frozen=True)
