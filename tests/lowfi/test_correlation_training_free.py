@@ -39,10 +39,13 @@ def test_cifar100_lists_every_training_free_fidelity_with_intervals(c100_table, 
     assert c100_table.loc["ce12 (CE, 12 ep)", "top1%"] > c100_table.loc["params (training-free, none)", "top1%"]
 
 
-def test_suite_zero_proxies_on_their_cells_only(c100_table):
+def test_suite_zero_proxies_on_their_cells_only(c100_table, tables):
     zc = c100_table[c100_table.index.str.startswith("zc:")]
     assert len(zc) == 12 and set(zc["cells"]) <= {724, 725}
     assert zc.loc["zc:synflow", "spearman"] > 0.7
+    kd = correlation_table("cifar100", "kd240", 0, tables=tables)  # the suite scored 4 of these cells: no row
+    assert not kd["low fidelity"].str.startswith("zc:").any() and (kd["cells"] >= 30).all()
+    assert "params (training-free, none)" in set(kd["low fidelity"])
 
 
 def test_suite_zero_proxies_never_reach_a_search(data_dir):
