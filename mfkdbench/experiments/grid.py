@@ -117,7 +117,7 @@ def make_protocol(benchmark: str, data: str | None, preset: str | None = None, b
                   lowfi_store: str | None = None, live: LiveSetting | None = None) -> Protocol:
     """Resolve preset/budget/target for ``benchmark`` (preset :data:`DEFAULT_PRESET` unless a budget is given);
     the checkpoints are the preset's, or the budget alone."""
-    from mfkdbench.search.simulator import Budget, get_preset
+    from mfkdbench.search.simulator import Budget, get_preset, search_fidelities
 
     if preset is not None and budget_s is not None:
         raise UserError("give either --preset or --budget, not both")
@@ -133,7 +133,7 @@ def make_protocol(benchmark: str, data: str | None, preset: str | None = None, b
     else:
         target, checkpoints = "200", (budget_s,)
     target = target_fidelity or target
-    bench.fidelity(target)
+    search_fidelities(bench, target)  # one line for an unknown, test-image or training-free target
     if not (budget_s > 0 and math.isfinite(budget_s)):
         raise UserError(f"--budget must be a positive, finite number of simulated seconds, got {budget_s}")
     if not 1 <= int(sim_workers) <= MAX_SIM_WORKERS:

@@ -166,8 +166,8 @@ def search_fidelities(benchmark: Benchmark, target: str, training_free: bool = F
         raise UserError(f"fidelity {target!r} is measured on {top.measured_on} images, the report's; no search "
                         f"may use it (searchable: {', '.join(n for n, f in benchmark.fidelities.items() if f.searchable)})")
     if top.training_free:
-        raise UserError(f"fidelity {target!r} is training-free: a stage of a search (mf-nas, rea-zc, topk), "
-                        "not its target")
+        raise UserError(f"fidelity {target!r} is training-free: a stage of the training-free searches "
+                        "(mf-nas, rea-zc), never a search's target")
     lower = [f for f in benchmark.fidelities.values()
              if f.epochs < top.epochs and f.searchable and (training_free or not f.training_free)]
     out = {f.name: replace(f, level=0) for f in sorted(lower, key=lambda f: (f.epochs, f.name))}

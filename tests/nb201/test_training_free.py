@@ -66,3 +66,15 @@ def test_no_search_targets_a_training_free_fidelity(data_dir):
     for spec, target in (("random@params", "200"), ("random", "naswot"), ("hyperband", "zen")):
         with pytest.raises(UserError, match="training-free"):
             simulate(c100, spec, 0, Budget(evaluations=3), target_fidelity=target)
+
+
+def test_compare_refuses_a_training_free_target_in_one_line(data_dir, tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "click_cli", "compare", "--dataset", "cifar100", "--target-fidelity",
+                           "params", "--seeds", "1", "--out", str(out), "--data", str(data_dir)],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and not out.exists()
+    assert done.stderr.startswith("error: fidelity 'params' is training-free")
