@@ -33,6 +33,9 @@ WHY = """Why numbers differ:
 * zen and naswot: the authors' README publishes no number for them (their ablation script runs them). Both rank
   badly here: Zen's Spearman with the test accuracy is about 0.4 and its top 1 % holds none of the true top 1 %,
   NASWOT's holds about 4 % (`mfkdbench correlation`), so the 32 candidates miss the best cells.
+* stage 1: the paper's local search climbs params (or FLOPs) to the all-3x3 cell and collects its
+  neighbours, so every seed's 32 candidates hold cell 9930 (hence +- 0.00); 2,000 random cells instead
+  (--stage1 random, 100 seeds) give 94.18 +- 0.23 / 72.76 +- 0.70 / 45.98 +- 0.79 with params.
 * epochs: the authors' rungs are epochs 12, 25, 50, 100, 200 of one 200-epoch run, each continuing the last
   (1,192 epochs); the data here has no per-epoch curve of that run, so ours are NB201's separate 12-epoch schedule
   for the 32 candidates and 200 epochs from scratch for the best 2 (784 epochs, each charged in full). Both end
