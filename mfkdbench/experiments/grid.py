@@ -117,7 +117,7 @@ def make_protocol(benchmark: str, data: str | None, preset: str | None = None, b
                   lowfi_store: str | None = None, live: LiveSetting | None = None) -> Protocol:
     """Resolve preset/budget/target for ``benchmark`` (preset :data:`DEFAULT_PRESET` unless a budget is given);
     the checkpoints are the preset's, or the budget alone."""
-    from mfkdbench.search.simulator import Budget, get_preset
+    from mfkdbench.search.simulator import Budget, get_preset, search_fidelities
 
     if preset is not None and budget_s is not None:
         raise UserError("give either --preset or --budget, not both")
@@ -133,7 +133,7 @@ def make_protocol(benchmark: str, data: str | None, preset: str | None = None, b
     else:
         target, checkpoints = "200", (budget_s,)
     target = target_fidelity or target
-    bench.fidelity(target)
+    search_fidelities(bench, target)  # one line for an unknown, test-image or training-free target
     if not (budget_s > 0 and math.isfinite(budget_s)):
         raise UserError(f"--budget must be a positive, finite number of simulated seconds, got {budget_s}")
     if not 1 <= int(sim_workers) <= MAX_SIM_WORKERS:
@@ -152,11 +152,14 @@ LOW_FIDELITIES_DEFAULT = ("ce12", "nst12")
 #: the library baselines of the default grid, last (a single-fidelity one at the target); each runs where its
 #: extra is installed and is skipped with the install line elsewhere
 LIBRARY_DEFAULT = ("tpe", "asha", "st-bohb", "smac-hb", "smac-mf")
+#: single-fidelity searches with a training-free stage, at ``ce12`` and at the target (REA warmed up, REA+W)
+TRAINING_FREE_DEFAULT = ("rea-zc",)
 
 
 def default_grid(bench, target: str) -> list[str]:
-    """Every family: low-fidelity-only and target-only single-fidelity searches, then every registered
-    multi-fidelity optimizer (Hyperband, BOHB, mf-ce, mfkd), then :data:`LIBRARY_DEFAULT`."""
+    """Every family: low-fidelity-only and target-only single-fidelity searches, ``rea-zc`` at ``ce12`` and the
+    target, then every registered multi-fidelity optimizer (Hyperband, BOHB, mf-ce, mfkd, mf-nas, topk), then
+    :data:`LIBRARY_DEFAULT`."""
     from mfkdbench.search.optimizer import optimizer_class, optimizer_names
     from mfkdbench.search.simulator import search_fidelities
 
@@ -165,6 +168,8 @@ def default_grid(bench, target: str) -> list[str]:
     specs = [f"{name}@{low}" for low in lows for name in LOW_ONLY_DEFAULT]
     at_target = TARGET_ONLY_DEFAULT + (LOW_ONLY_DEFAULT if target in LOW_FIDELITIES_DEFAULT else ())
     specs += [f"{name}@{target}" for name in dict.fromkeys(at_target)]
+    specs += [f"{name}@{fidelity}" for name in TRAINING_FREE_DEFAULT
+              for fidelity in dict.fromkeys([f for f in ("ce12",) if f in offered] + [target])]
     specs += [name for name in optimizer_names() if optimizer_class(name).multi_fidelity and name not in LIBRARY_DEFAULT]
     return specs + [name if optimizer_class(name).multi_fidelity else f"{name}@{target}" for name in LIBRARY_DEFAULT]
 

@@ -1,13 +1,21 @@
 """Rank correlation of each low fidelity with the 200-epoch test accuracy (the ``correlation`` command).
 
+Beside the correlations, each row gives the share of the true top 1 % (by the
+200-epoch test accuracy, over the cells the row uses) that the fidelity's own
+top 1 % holds: ``top1%``, counting a tie at the cut as the expected share of a
+random tie-break (params and FLOPs tie in large groups).
+
 Spearman and Kendall (tau-b) from :mod:`scipy.stats`, with percentile
 bootstrap confidence intervals over cells (resampling cells with replacement,
 seeded). A resample is computed from how often it draws each cell, many
 resamples at once (ranks from tie-group counts; Kendall with a Fenwick tree),
 equal to ``spearmanr``/``kendalltau`` on the resampled arrays but about ten times
 faster. Low fidelities: the MF-KD authors' NST runs (epoch 12 and every
-epoch of their curve), NB201's 12-epoch cross-entropy schedule, and for
-CIFAR-10 every epoch of that schedule's curve.
+epoch of their curve), NB201's 12-epoch cross-entropy schedule, for
+CIFAR-10 every epoch of that schedule's curve, the training-free fidelities
+(params, FLOPs, Zen, NASWOT on CIFAR-10 images; every cell) and
+NAS-Bench-Suite-Zero's twelve proxies on the ~725 cells per dataset it scored
+(``zc:<proxy>``, analysis only: no search uses them).
 """
 from __future__ import annotations
 
@@ -19,10 +27,21 @@ from scipy.stats import kendalltau, spearmanr
 
 from mfkdbench.errors import UserError
 from mfkdbench.inputs import MAX_BOOTSTRAP, MAX_SEED
-from mfkdbench.nb201.tables import Tables, canonical_dataset, load_tables
+from mfkdbench.nb201.benchmark import training_free_fidelities
+from mfkdbench.nb201.space import N_ARCHS
+from mfkdbench.nb201.tables import Tables, analysis_columns, canonical_dataset, load_tables
 from mfkdbench.progress import progress
 
 SUBSETS = {"all": None, "kd240": np.arange(240)}
+#: NAS-Bench-Suite-Zero's file (``nb201_zc_naslib_subset``): its dataset names and proxy columns
+SUITE_ZERO = "nb201_zc_naslib_subset"
+SUITE_ZERO_DATASETS = {"cifar10": "cifar10", "cifar100": "cifar100", "imagenet16-120": "ImageNet16-120"}
+SUITE_ZERO_PROXIES = ("synflow", "nwot", "jacov", "snip", "grasp", "fisher", "grad_norm", "l2_norm", "plain",
+                      "epe_nas", "flops", "params")
+#: a row needs this many cells with a score (NAS-Bench-Suite-Zero scored 4 of the KD subset's 240)
+MIN_CELLS = 30
+#: the share of the true top this many percent that a fidelity's own top holds
+TOP_PERCENT = 1.0
 
 
 def low_fidelities(tables: Tables, dataset: str) -> dict[str, np.ndarray]:
@@ -38,7 +57,40 @@ def low_fidelities(tables: Tables, dataset: str) -> dict[str, np.ndarray]:
     if tables.has(dataset, "curve_12"):
         curve = tables.get(dataset, "curve_12")
         out.update({f"ce12@{e}": curve[:, e - 1] for e in range(1, curve.shape[1] + 1)})
+    for t in training_free_fidelities(tables, dataset):
+        out[f"{t.fidelity.name} (training-free, {t.fidelity.measured_on})"] = t.scores
     return out
+
+
+def suite_zero_proxies(tables: Tables, dataset: str) -> dict[str, np.ndarray]:
+    """NAS-Bench-Suite-Zero's proxies of ``dataset`` as ``zc:<proxy>`` over all indices (NaN outside its ~725
+    cells); empty where the data source lacks the file."""
+    columns = analysis_columns(tables, SUITE_ZERO)
+    if columns is None:
+        return {}
+    rows = np.asarray(columns["dataset"]).astype(str) == SUITE_ZERO_DATASETS[dataset]
+    index = np.asarray(columns["arch_index"])[rows].astype(np.int64)
+    out = {}
+    for proxy in SUITE_ZERO_PROXIES:
+        if proxy in columns:
+            values = np.full(N_ARCHS, np.nan)
+            values[index] = np.asarray(columns[proxy], dtype=np.float64)[rows]
+            out[f"zc:{proxy}"] = values
+    return out
+
+
+def top_share(scores: np.ndarray, target: np.ndarray, percent: float = TOP_PERCENT) -> float:
+    """Expected share of ``target``'s top ``percent`` % held by ``scores``' top ``percent`` % (ties at either cut
+    broken at random: :func:`_top_weights`)."""
+    k = max(1, math.ceil(len(scores) * percent / 100))
+    return float((_top_weights(scores, k) * _top_weights(target, k)).sum() / k)
+
+
+def _top_weights(values: np.ndarray, k: int) -> np.ndarray:
+    """Probability of each cell to be among the ``k`` largest values when ties are broken at random."""
+    cut = np.sort(values)[::-1][k - 1]
+    above, tied = values > cut, values == cut
+    return above + tied * (k - above.sum()) / tied.sum()
 
 
 def _tie_groups(values: np.ndarray) -> tuple[np.ndarray, int]:
@@ -132,9 +184,9 @@ def correlation_table(dataset: str, subset: str = "all", bootstrap: int = 1000, 
     target = tables.get(dataset, "test_acc_200")
     cells = np.arange(len(target)) if SUBSETS[subset] is None else SUBSETS[subset]
     pairs = {}
-    for label, scores in low_fidelities(tables, dataset).items():
+    for label, scores in {**low_fidelities(tables, dataset), **suite_zero_proxies(tables, dataset)}.items():
         keep = cells[np.isfinite(scores[cells]) & np.isfinite(target[cells])]
-        if len(keep) >= 3:
+        if len(keep) >= MIN_CELLS:
             pairs[label] = scores[keep], target[keep]
     stats = {label: [] for label in pairs}
     steps = [(label, chunk) for label in pairs for chunk in range(math.ceil(bootstrap / _CHUNK))]
@@ -143,7 +195,8 @@ def correlation_table(dataset: str, subset: str = "all", bootstrap: int = 1000, 
         stats[label].append(next(chunks[label]))
     rows = []
     for label, (x, y) in pairs.items():
-        row = {"low fidelity": label, "cells": len(x), "spearman": spearmanr(x, y)[0], "kendall": kendalltau(x, y)[0]}
+        row = {"low fidelity": label, "cells": len(x), "spearman": spearmanr(x, y)[0], "kendall": kendalltau(x, y)[0],
+               f"top{TOP_PERCENT:g}%": top_share(x, y)}
         if bootstrap:
             (s_lo, k_lo), (s_hi, k_hi) = np.nanpercentile(np.concatenate(stats[label]), [2.5, 97.5], axis=0)
             row.update({"spearman 95% CI": f"[{s_lo:.3f}, {s_hi:.3f}]", "kendall 95% CI": f"[{k_lo:.3f}, {k_hi:.3f}]"})

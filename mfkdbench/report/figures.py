@@ -36,9 +36,11 @@ def save(fig, stem: Path) -> list[Path]:
 
 
 def time_grid(runs: list, budget_s: float, points: int = 200) -> np.ndarray:
-    """Log-spaced simulated times from the first result of any run to the budget."""
-    firsts = [r.incumbents["time"].iloc[0] for r in runs if len(r.incumbents)]
-    start = max(min(firsts) if firsts else 1.0, 1e-3)
+    """Log-spaced simulated times from the first result of any run at one second or later (training-free scores
+    come at no or almost no cost) to the budget."""
+    times = [r.incumbents["time"].to_numpy() for r in runs]
+    firsts = [t[t >= 1.0][0] for t in times if (t >= 1.0).any()]
+    start = min(firsts) if firsts else 1.0
     return np.geomspace(start, max(budget_s, start * 10), points)
 
 

@@ -38,9 +38,10 @@ def correlation_panels(tables, table: pd.DataFrame) -> list[dict]:
 
 def correlation_outputs(folder: Path, data: str | None, progress: bool = True) -> dict:
     """The correlation study on the CIFAR-100 cells with KD runs: ``table`` (with bootstrap intervals, also
-    written as CSV) and ``figures``; empty without KD data."""
+    written as CSV) and ``figures``; empty without KD data. ``datasets``: the study over every cell of each
+    dataset (``correlation_<dataset>.csv``), training-free fidelities and NAS-Bench-Suite-Zero's proxies included."""
     from mfkdbench.lowfi.correlation import correlation_table
-    from mfkdbench.nb201.tables import load_tables
+    from mfkdbench.nb201.tables import DATASETS, load_tables
 
     tables = load_tables(data)
     if not tables.has("cifar100", "nst12_val"):
@@ -50,7 +51,11 @@ def correlation_outputs(folder: Path, data: str | None, progress: bool = True) -
     table.to_csv(folder / "correlation.csv", index=False)
     paths = figures.plot_correlation(correlation_panels(tables, table), folder / "correlation",
                                      "CIFAR-100: low-fidelity score vs 200-epoch test accuracy")
-    return {"table": table, "figures": paths}
+    datasets = {}
+    for ds in DATASETS:
+        datasets[ds] = correlation_table(ds, "all", CORRELATION_BOOTSTRAP, tables=tables, show_progress=progress)
+        datasets[ds].to_csv(folder / f"correlation_{ds}.csv", index=False)
+    return {"table": table, "figures": paths, "datasets": datasets}
 
 
 # ---- index.html ------------------------------------------------------------------
@@ -178,7 +183,13 @@ def write_index(out: Path, benchmarks: list[str], panels: list[Path], correlatio
             f"each low-fidelity score with the 200-epoch test accuracy, 95% percentile-bootstrap intervals over cells "
             f"({CORRELATION_BOOTSTRAP} resamples, seed 0). <a href='correlation/correlation.csv'>correlation.csv</a></p>",
             table, _figure(png.relative_to(out).as_posix(), number,
-                           "Low-fidelity score against 200-epoch test accuracy, one point per cell.")])))
+                           "Low-fidelity score against 200-epoch test accuracy, one point per cell.")]
+            + [f"<h3>{ds}, every cell</h3><p>Training-free fidelities (what each was measured on in brackets) and "
+               f"NAS-Bench-Suite-Zero's proxies (<code>zc:</code>, its ~725 cells; never searched); top1% is the share "
+               f"of the true top 1 % in the fidelity's top 1 %. <a href='correlation/correlation_{ds}.csv'>"
+               f"correlation_{ds}.csv</a></p>"
+               + t.to_html(index=False, border=0, float_format=lambda v: f"{v:.3f}")
+               for ds, t in correlation.get("datasets", {}).items()])))
     sections.append(("cite", "How to cite", f"<p>Also in <code>CITATION.cff</code> and "
                                             f"<code>mfkdbench cite</code>.</p><pre>{html.escape(cite_text())}</pre>"))
     toc = "".join(f"<li><a href='#{key}'>{html.escape(title)}</a></li>" for key, title, _ in sections)
