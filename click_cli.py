@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 import warnings
 
@@ -372,20 +373,42 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:
     return f"warning: {message}\n"
 
 
+def _fail(message: str, code: int) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: user errors become one line on stderr and a non-zero exit; warnings are one line too."""
-    warnings.formatwarning = _one_line_warning
+    """Entry point: user errors become one line on stderr and a non-zero exit; warnings are one line too, shown
+    once the command succeeded (a refused command prints its error line alone)."""
+    warnings.formatwarning = _one_line_warning  # for warnings of worker processes
+    with warnings.catch_warnings(record=True) as caught:
+        try:
+            cli.main(args=argv, prog_name="mfkdbench", standalone_mode=False)
+            if sys.stdout is None:  # started with stdout closed: click printed nothing
+                raise UserError("cannot write: standard output is closed")
+            sys.stdout.flush()
+        except UserError as exc:
+            _fail(str(exc), exc.exit_code)
+        except click.ClickException as exc:
+            _fail(exc.format_message(), exc.exit_code)
+        except (click.Abort, KeyboardInterrupt):
+            _fail("interrupted", 130)
+        except OSError as exc:  # stdout closed or full, a disk full while writing outputs
+            _silence_stdout()
+            where = f" ({exc.filename})" if exc.filename else " (standard output)"
+            _fail(f"cannot write: {exc.strerror or exc}{where}", 1)
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        click.echo(f"warning: {message}", err=True)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at the null device, so that the interpreter's last flush of a closed or full stdout fails
+    no more (Python's advice for SIGPIPE)."""
     try:
-        cli.main(args=argv, prog_name="mfkdbench", standalone_mode=False)
-    except UserError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        click.echo(f"error: {exc.format_message()}", err=True)
-        sys.exit(exc.exit_code)
-    except (click.Abort, KeyboardInterrupt):
-        click.echo("error: interrupted", err=True)
-        sys.exit(130)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ from mfkdbench.errors import UserError
 from mfkdbench.inputs import MAX_SEEDS, MAX_SIM_WORKERS
 from mfkdbench.lowfi.live import LiveSetting, TrainingCounter, live_costs, max_trainings, mean_run_seconds
 from mfkdbench.version import __version__
-from mfkdbench.experiments.store import ResultStore, encode_run
+from mfkdbench.experiments.store import CellClaims, ResultStore, encode_run
 from mfkdbench.search.presets import DEFAULT_PRESET
 
 #: manifest entries that describe but do not identify the data (a path may be spelled differently)
@@ -233,7 +233,11 @@ def run_cell(task: tuple) -> tuple:
 
 
 def run_comparison(plan: Plan, store: ResultStore, executor, progress: bool = True) -> int:
-    """Run the cells missing from ``store``; return how many were added."""
+    """Run the cells missing from ``store``; return how many were added.
+
+    Each cell is claimed (:class:`~mfkdbench.experiments.store.CellClaims`) before it is handed to the executor
+    and released once stored, so a second process on the folder takes other cells; the cells it skipped are
+    awaited at the end and run here if their claimer ended without storing them."""
     from mfkdbench.progress import bar as progress_bar
 
     store.claim(plan.manifest, ignore=INFORMATIONAL)
@@ -242,10 +246,24 @@ def run_comparison(plan: Plan, store: ResultStore, executor, progress: bool = Tr
     live = plan.protocol.live
     most = live_trainings_note(plan, len(todo)) if live is not None and todo else None
     added = 0
-    with progress_bar(len(plan.cells), len(plan.cells) - len(todo), plan.manifest["benchmark"], "cell",
-                      progress) as bar, _training_progress(bar, live, most, enabled=progress):
-        for cell, blob, wall in executor.map_unordered(run_cell, [(plan.protocol, plan.data, c) for c in todo]):
+    with CellClaims(store.path) as claims, progress_bar(
+            len(plan.cells), len(plan.cells) - len(todo), plan.manifest["benchmark"], "cell", progress) as bar, \
+            _training_progress(bar, live, most, enabled=progress):
+        def tasks():
+            skipped = []
+            for wait, cells in ((False, todo), (True, skipped)):
+                for cell in cells:
+                    if not claims.take(cell.key, wait):
+                        skipped.append(cell)
+                    elif store.has(cell.key):  # stored by another process meanwhile
+                        claims.release(cell.key)
+                        bar.update(1)
+                    else:
+                        yield plan.protocol, plan.data, cell
+
+        for cell, blob, wall in executor.map_unordered(run_cell, tasks()):
             added += store.put(cell.key, cell.optimizer, cell.seed, cell_config(plan, cell), blob, wall)
+            claims.release(cell.key)
             bar.update(1)
     return added
 
