@@ -24,6 +24,19 @@ class FiniteFloat(click.FloatRange):
         return number
 
 
+class NonEmpty(click.types.StringParamType):
+    """click's text option that refuses an empty or blank value (else ``--preset ''`` would quietly mean the
+    default, and ``--store ''`` the default store)."""
+
+    name = "text"
+
+    def convert(self, value, param, ctx):
+        text = super().convert(value, param, ctx)
+        if not text.strip():
+            self.fail("an empty value is not allowed.", param, ctx)
+        return text
+
+
 SEED = click.IntRange(0, MAX_SEED)
 SECONDS = FiniteFloat(min=0, min_open=True)
 REGRET = FiniteFloat(min=0)
@@ -369,12 +382,26 @@ def cite():
     click.echo(cite_text())
 
 
+def _refuse_empty_text(group: click.Group) -> None:
+    """Give every text option and argument of every command the type :class:`NonEmpty`."""
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            _refuse_empty_text(command)
+        for param in command.params:
+            if type(param.type) is click.types.StringParamType:
+                param.type = NonEmpty()
+
+
+_refuse_empty_text(cli)
+
+
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:
     return f"warning: {message}\n"
 
 
 def _fail(message: str, code: int) -> None:
-    click.echo(f"error: {message}", err=True)
+    """The one ``error:`` line (a message's inner line breaks, a library's, joined) and the exit."""
+    click.echo(f"error: {' '.join(message.split())}", err=True)
     sys.exit(code)
 
 

@@ -120,7 +120,7 @@ class DaskExecutor:
             else:
                 self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, dashboard_address=None)
                 self._client = Client(self._cluster)
-        except OSError as exc:
+        except (OSError, ValueError, TypeError) as exc:  # ValueError, TypeError: not an address
             raise UserError(f"cannot reach the Dask scheduler {self.address!r} ({exc})") from None
         return self
 

