@@ -236,8 +236,8 @@ def run_comparison(plan: Plan, store: ResultStore, executor, progress: bool = Tr
     """Run the cells missing from ``store``; return how many were added.
 
     Each cell is claimed (:class:`~mfkdbench.experiments.store.CellClaims`) before it is handed to the executor
-    and released once stored, so a second process on the folder takes other cells; the cells it skipped are
-    awaited at the end and run here if their claimer ended without storing them."""
+    and released once stored, so a second process on the folder takes other cells; the cells another process
+    held are awaited once this one's are stored, and run here if their claimer ended without storing them."""
     from mfkdbench.progress import bar as progress_bar
 
     store.claim(plan.manifest, ignore=INFORMATIONAL)
@@ -245,26 +245,25 @@ def run_comparison(plan: Plan, store: ResultStore, executor, progress: bool = Tr
     todo = [c for c in plan.cells if c.key not in done]
     live = plan.protocol.live
     most = live_trainings_note(plan, len(todo)) if live is not None and todo else None
-    added = 0
+    added, skipped = 0, []
     with CellClaims(store.path) as claims, progress_bar(
             len(plan.cells), len(plan.cells) - len(todo), plan.manifest["benchmark"], "cell", progress) as bar, \
             _training_progress(bar, live, most, enabled=progress):
-        def tasks():
-            skipped = []
-            for wait, cells in ((False, todo), (True, skipped)):
-                for cell in cells:
-                    if not claims.take(cell.key, wait):
-                        skipped.append(cell)
-                    elif store.has(cell.key):  # stored by another process meanwhile
-                        claims.release(cell.key)
-                        bar.update(1)
-                    else:
-                        yield plan.protocol, plan.data, cell
+        def tasks(cells, wait):
+            for cell in cells:
+                if not claims.take(cell.key, wait):
+                    skipped.append(cell)
+                elif store.has(cell.key):  # stored by another process meanwhile
+                    claims.release(cell.key)
+                    bar.update(1)
+                else:
+                    yield plan.protocol, plan.data, cell
 
-        for cell, blob, wall in executor.map_unordered(run_cell, tasks()):
-            added += store.put(cell.key, cell.optimizer, cell.seed, cell_config(plan, cell), blob, wall)
-            claims.release(cell.key)
-            bar.update(1)
+        for cells, wait in ((todo, False), (skipped, True)):  # wait only once this process holds no claim
+            for cell, blob, wall in executor.map_unordered(run_cell, tasks(list(cells), wait)):
+                added += store.put(cell.key, cell.optimizer, cell.seed, cell_config(plan, cell), blob, wall)
+                claims.release(cell.key)
+                bar.update(1)
     return added
 
 
