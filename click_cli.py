@@ -24,17 +24,20 @@ class FiniteFloat(click.FloatRange):
         return number
 
 
-class NonEmpty(click.types.StringParamType):
-    """click's text option that refuses an empty or blank value (else ``--preset ''`` would quietly mean the
-    default, and ``--store ''`` the default store)."""
+class NonEmpty(click.ParamType):
+    """A text or path type that also refuses an empty or blank value (else ``--preset ''`` would quietly mean
+    the default, ``--store ''`` the default store and ``data import ''`` the current folder)."""
 
-    name = "text"
+    def __init__(self, inner: click.ParamType):
+        self.inner, self.name = inner, inner.name
 
     def convert(self, value, param, ctx):
-        text = super().convert(value, param, ctx)
-        if not text.strip():
+        if isinstance(value, str) and not value.strip():
             self.fail("an empty value is not allowed.", param, ctx)
-        return text
+        return self.inner.convert(value, param, ctx)
+
+    def to_info_dict(self) -> dict:
+        return self.inner.to_info_dict()
 
 
 SEED = click.IntRange(0, MAX_SEED)
@@ -383,13 +386,13 @@ def cite():
 
 
 def _refuse_empty_text(group: click.Group) -> None:
-    """Give every text option and argument of every command the type :class:`NonEmpty`."""
+    """Make every text or path option and argument of every command refuse an empty value (:class:`NonEmpty`)."""
     for command in group.commands.values():
         if isinstance(command, click.Group):
             _refuse_empty_text(command)
         for param in command.params:
-            if type(param.type) is click.types.StringParamType:
-                param.type = NonEmpty()
+            if isinstance(param.type, (click.types.StringParamType, click.Path)):
+                param.type = NonEmpty(param.type)
 
 
 _refuse_empty_text(cli)
