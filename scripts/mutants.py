@@ -30,7 +30,7 @@ COKRIGING = ["tests/mfkd/test_cokriging.py"]
 MUTANTS = [
     # optimizers: an option read and then ignored, or a rule changed
     ("rea-sample-size-ignored", "baselines/rea.py", "size=self.sample_size)", "size=3)", [OPTIONS + "::test_every_option_changes_the_search[rea-sample_size]"]),
-    ("rea-youngest-dies", "baselines/rea.py", "self.population.popleft()", "self.population.pop()", ["tests/search/test_conformance.py", OPTIONS + "::test_every_option_changes_the_search[rea-population_size]"]),
+    ("rea-youngest-dies", "baselines/rea.py", "self.population.popleft()", "self.population.pop()", ["tests/search/test_conformance.py", "tests/baselines/test_rea.py"]),
     ("reinforce-momentum-ignored", "baselines/reinforce.py", "self.momentum = float(learning_rate), float(ema_momentum)", "self.momentum = float(learning_rate), 0.9", [OPTIONS + "::test_every_option_changes_the_search[reinforce-ema_momentum]"]),
     ("bananas-k-ignored", "baselines/bananas.py", "[:self.k]]", "[:10]]", [OPTIONS + "::test_every_option_changes_the_search[bananas-k]"]),
     ("bohb-min-bandwidth-ignored", "baselines/bohb.py", "min_bandwidth=self.min_bandwidth)", "min_bandwidth=1e-3)", [OPTIONS + "::test_every_option_changes_the_search[bohb-min_bandwidth]"]),
