@@ -278,7 +278,10 @@ BAND_OPTION = click.option(
 
 
 def _optimizer_list(ctx, param, value):
-    return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
+    names = None if value is None else [v.strip() for v in value.split(",")]
+    if names is not None and not all(names):
+        raise click.BadParameter(f"{value!r} holds an empty name; give NAME or NAME@FIDELITY between commas")
+    return names
 
 
 @cli.command("compare")

@@ -587,7 +587,9 @@ def test_read_only_results_are_exported_and_refused_as_outputs_in_one_line(tmp_p
     (["run", "--optimizer", "mfkd", "--dataset", "cifar10", "--lowfi", "live", "--train-dataset", ""],
      "an empty value is not allowed"),
     (["export", "--results", "KEPT", "--out", ""], "an empty value is not allowed"),
-    (["data", "import", ""], "an empty value is not allowed"),  # once read as the current folder
+    (["data", "import", ""], "an empty value is not allowed"),
+    (["compare", *SMALL[:3], "random,,rea", *SMALL[4:], "--out", "KEPT"], "holds an empty name"),
+    (["compare", *SMALL[:3], "random,", *SMALL[4:], "--out", "KEPT"], "holds an empty name"),  # once read as the current folder
     (["train", "0", "--dataset", "digits", "--teacher", " "], "an empty value is not allowed"),
 ])
 def test_empty_values_are_refused(capsys, kept, args, message):
