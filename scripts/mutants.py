@@ -45,9 +45,11 @@ MUTANTS = [
     ("cokriging-rho-once", "mfkdbench/mfkd/cokriging.py", "table[3 * nv + 1] = rho * rho * c_l + _JITTER", "table[3 * nv + 1] = rho * c_l + _JITTER", COKRIGING),
     ("cokriging-cross-cov-level", "mfkdbench/mfkd/cokriging.py", "out[:, self.n_low:] = k_l(d_high) * dtype(rho ** (level + 1))", "out[:, self.n_low:] = k_l(d_high) * dtype(rho ** level)", COKRIGING),
     # simulator: the clock and the incumbent
-    ("clock-fast-path-low-fidelity-free", "mfkdbench/search/simulator.py", "            end = now + cost\n", "            end = now + (cost if fidelity == '200' else 0.0)\n", CLOCK),
-    ("clock-event-loop-low-fidelity-free", "mfkdbench/search/simulator.py", "(self.now + cost, trial.trial_id", "(self.now + (cost if fidelity == '200' else 0.0), trial.trial_id", CLOCK),
-    ("clock-event-loop-cost-not-recorded", "mfkdbench/search/simulator.py", "trial.trial_id, worker, self.now, trial, score, cost))", "trial.trial_id, worker, self.now, trial, score, 0.0))", CLOCK),
+    ("clock-fast-path-low-fidelity-half-price", "mfkdbench/search/simulator.py", "            end = now + cost\n", "            end = now + (cost if fidelity == '200' else cost / 2)\n", CLOCK),
+    ("clock-event-loop-low-fidelity-half-price", "mfkdbench/search/simulator.py", "(self.now + cost, trial.trial_id", "(self.now + (cost if fidelity == '200' else cost / 2), trial.trial_id", CLOCK),
+    ("clock-event-loop-cost-misrecorded", "mfkdbench/search/simulator.py", "trial.trial_id, worker, self.now, trial, score, cost))", "trial.trial_id, worker, self.now, trial, score, cost / 2))", CLOCK),
+    ("clock-fast-path-multi-fidelity-low-half-price", "mfkdbench/search/simulator.py", "            end = now + cost\n", "            end = now + (cost / 2 if opt.multi_fidelity and fidelity != opt.high else cost)\n", CLOCK),
+    ("clock-event-loop-multi-fidelity-low-half-price", "mfkdbench/search/simulator.py", "(self.now + cost, trial.trial_id", "(self.now + (cost / 2 if self.opt.multi_fidelity and fidelity != self.opt.high else cost), trial.trial_id", CLOCK),
     ("incumbent-ties-keep-the-later", "mfkdbench/search/simulator.py", "score <= best[1])):", "score < best[1])):", CLOCK),
     # statistics
     ("wilcoxon-unpaired", "mfkdbench/report/stats.py", "stats.wilcoxon(scores[name], scores[reference],", "stats.wilcoxon(scores[name], np.sort(scores[reference].to_numpy()),", STATS),
@@ -75,7 +77,7 @@ def run_mutant(repo: Path, label: str, rel: str, old: str, new: str, tests: list
     try:
         env = {**os.environ, "PYTHONPATH": str(repo), "PYTHONDONTWRITEBYTECODE": "1"}
         proc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
-                              cwd=repo, env=env, capture_output=True, text=True, timeout=1800)
+                              cwd=repo, env=env, capture_output=True, text=True, timeout=900)
     finally:
         path.write_text(original)
     failed = [line.split(" ")[1] for line in proc.stdout.splitlines() if line.startswith(("FAILED ", "ERROR "))]

@@ -68,3 +68,14 @@ def test_holm_matches_its_formula(seed):
                                                 "y": [1.5, 1.0, 3.5, 3.0, 5.5, 5.0]}), "ref")
     assert list(table["p_holm"]) == pytest.approx(holm_by_formula(list(table["p_value"])))
     assert list(table["significant"]) == [ph < 0.05 for ph in table["p_holm"]]
+
+
+@pytest.mark.parametrize("confidence", [0.8, 0.99])
+def test_bootstrap_interval_is_scipys_at_the_asked_confidence(confidence):
+    from mfkdbench.report.stats import bootstrap_ci
+
+    values = np.random.default_rng(3).normal(50, 5, 30)
+    expected = stats.bootstrap((values,), np.mean, confidence_level=confidence, n_resamples=2000,
+                               method="percentile", rng=np.random.default_rng(0)).confidence_interval
+    assert bootstrap_ci(values, confidence) == pytest.approx((expected.low, expected.high), rel=1e-12)
+    assert bootstrap_ci(values, 0.5)[1] - bootstrap_ci(values, 0.5)[0] < expected.high - expected.low
