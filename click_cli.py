@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 import warnings
 
@@ -21,6 +22,22 @@ class FiniteFloat(click.FloatRange):
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
         return number
+
+
+class NonEmpty(click.ParamType):
+    """A text or path type that also refuses an empty or blank value (else ``--preset ''`` would quietly mean
+    the default, ``--store ''`` the default store and ``data import ''`` the current folder)."""
+
+    def __init__(self, inner: click.ParamType):
+        self.inner, self.name = inner, inner.name
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and not value.strip():
+            self.fail("an empty value is not allowed.", param, ctx)
+        return self.inner.convert(value, param, ctx)
+
+    def to_info_dict(self) -> dict:
+        return self.inner.to_info_dict()
 
 
 SEED = click.IntRange(0, MAX_SEED)
@@ -264,7 +281,10 @@ BAND_OPTION = click.option(
 
 
 def _optimizer_list(ctx, param, value):
-    return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
+    names = None if value is None else [v.strip() for v in value.split(",")]
+    if names is not None and not all(names):
+        raise click.BadParameter(f"{value!r} holds an empty name; give NAME or NAME@FIDELITY between commas")
+    return names
 
 
 @cli.command("compare")
@@ -374,24 +394,60 @@ def cite():
     click.echo(cite_text())
 
 
+def _refuse_empty_text(group: click.Group) -> None:
+    """Make every text or path option and argument of every command refuse an empty value (:class:`NonEmpty`)."""
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            _refuse_empty_text(command)
+        for param in command.params:
+            if isinstance(param.type, (click.types.StringParamType, click.Path)):
+                param.type = NonEmpty(param.type)
+
+
+_refuse_empty_text(cli)
+
+
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:
     return f"warning: {message}\n"
 
 
+def _fail(message: str, code: int) -> None:
+    """The one ``error:`` line (a message's inner line breaks, a library's, joined) and the exit."""
+    click.echo(f"error: {' '.join(message.split())}", err=True)
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: user errors become one line on stderr and a non-zero exit; warnings are one line too."""
-    warnings.formatwarning = _one_line_warning
+    """Entry point: user errors become one line on stderr and a non-zero exit; warnings are one line too, shown
+    once the command succeeded (a refused command prints its error line alone)."""
+    warnings.formatwarning = _one_line_warning  # for warnings of worker processes
+    with warnings.catch_warnings(record=True) as caught:
+        try:
+            cli.main(args=argv, prog_name="mfkdbench", standalone_mode=False)
+            if sys.stdout is None:  # started with stdout closed: click printed nothing
+                raise UserError("cannot write: standard output is closed")
+            sys.stdout.flush()
+        except UserError as exc:
+            _fail(str(exc), exc.exit_code)
+        except click.ClickException as exc:
+            _fail(exc.format_message(), exc.exit_code)
+        except (click.Abort, KeyboardInterrupt):
+            _fail("interrupted", 130)
+        except OSError as exc:  # stdout closed or full, a disk full while writing outputs
+            _silence_stdout()
+            where = f" ({exc.filename})" if exc.filename else " (standard output)"
+            _fail(f"cannot write: {exc.strerror or exc}{where}", 1)
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        click.echo(f"warning: {message}", err=True)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at the null device, so that the interpreter's last flush of a closed or full stdout fails
+    no more (Python's advice for SIGPIPE)."""
     try:
-        cli.main(args=argv, prog_name="mfkdbench", standalone_mode=False)
-    except UserError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        click.echo(f"error: {exc.format_message()}", err=True)
-        sys.exit(exc.exit_code)
-    except (click.Abort, KeyboardInterrupt):
-        click.echo("error: interrupted", err=True)
-        sys.exit(130)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 if __name__ == "__main__":

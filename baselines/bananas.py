@@ -149,6 +149,10 @@ def independent_thompson(predictions: np.ndarray, rng: np.random.Generator) -> n
 class Bananas(Optimizer):
     """BANANAS with path encoding, a numpy MLP ensemble, ITS and mutation candidates."""
 
+    #: non-default values of every option, each changing the search (tests/search/test_options.py)
+    option_probes = {"num_init": 5, "k": 3, "num_ensemble": 2, "num_candidates": 20, "num_arches_to_mutate": 5,
+                     "train_steps": 50}
+
     def __init__(self, space, fidelities, rng, *, num_init: int = 10, k: int = 10, num_ensemble: int = 5,
                  num_candidates: int = 100, num_arches_to_mutate: int = 2, train_steps: int = 200, **options):
         super().__init__(space, fidelities, rng, **options)

@@ -17,7 +17,7 @@ only the choice of new configurations differs. It follows hpbandster's
   each edge keeps the point's op with probability ``1 - bandwidth`` and is
   uniformly redrawn otherwise (hpbandster's categorical draw;
   hpbandster's ``bandwidth_factor`` widens continuous kernels only, so it has
-  no effect on NB201's categorical edges and is accepted only for compatibility).
+  no effect on NB201's categorical edges and is not an option here).
 
 Two additions for a finite space: a drawn cell already used in the run is
 skipped for the next best draw (a uniformly random unused cell when all 64 are
@@ -104,8 +104,14 @@ def fit_tpe(ops: np.ndarray, scores: np.ndarray, *, min_points_in_model: int, to
 class BOHB(Hyperband):
     """Hyperband whose new configurations come from a per-rung TPE model."""
 
+    #: non-default values of every option, each changing the search (tests/search/test_options.py)
+    option_probes = {"eta": 2, "rungs": ["200"], "min_points_in_model": 9, "top_n_percent": 40, "num_samples": 8,
+                     "random_fraction": 0.0, "min_bandwidth": 0.3}
+    #: the model needs more than 2 x 7 results on a rung before top_n_percent and min_bandwidth act
+    probe_evaluations = 150
+
     def __init__(self, space, fidelities, rng, *, min_points_in_model: int | None = None, top_n_percent: int = 15,
-                 num_samples: int = 64, random_fraction: float = 1 / 3, bandwidth_factor: float = 3,
+                 num_samples: int = 64, random_fraction: float = 1 / 3,
                  min_bandwidth: float = 1e-3, **options):
         super().__init__(space, fidelities, rng, **options)
         self.min_points_in_model = N_EDGES + 1 if min_points_in_model is None else int(min_points_in_model)
@@ -173,7 +179,7 @@ class BOHBNB201(BOHB):
     is NB201's), and a promotion evaluates the same cell again at the same
     cost. The script's settings are the defaults: ``num_samples=4``,
     ``random_fraction=0``, ``bandwidth_factor=3`` (no effect on categorical
-    edges, see :class:`BOHB`), ``min_bandwidth=0.3``. As in the script, the
+    edges, see :class:`BOHB`, so no option), ``min_bandwidth=0.3``. As in the script, the
     recommendation is the best cell evaluated on the top rung
     (:meth:`recommends`), and the evaluation that would end after the time
     budget is dropped (``overshoot = False``: the simulator cuts it).
@@ -181,6 +187,9 @@ class BOHBNB201(BOHB):
 
     multi_fidelity = False  # one fidelity for every evaluation
     overshoot = False
+    refused_options = ("rungs",)  # every rung is the search's one fidelity
+    option_probes = {"eta": 2, "min_points_in_model": 9, "top_n_percent": 40, "num_samples": 16,
+                     "random_fraction": 0.5, "min_bandwidth": 0.1}
 
     def __init__(self, space, fidelities, rng, *, num_samples: int = 4, random_fraction: float = 0.0,
                  min_bandwidth: float = 0.3, **options):

@@ -36,8 +36,6 @@ import math
 from collections import deque
 from collections.abc import Callable, Mapping
 
-import numpy as np
-
 from mfkdbench.nb201.benchmark import Fidelity
 from mfkdbench.errors import UserError
 from mfkdbench.search.optimizer import Optimizer, Trial, register
@@ -146,6 +144,8 @@ class Hyperband(Optimizer):
     """Hyperband with random configurations; subclasses change :meth:`sample_config`."""
 
     multi_fidelity = True
+    #: non-default values of every option, each changing the search (tests/search/test_options.py)
+    option_probes = {"eta": 2, "rungs": ["200"]}
 
     def __init__(self, space, fidelities, rng, eta: int = 3, rungs=None, **options):
         super().__init__(space, fidelities, rng, **options)

@@ -23,6 +23,9 @@ from mfkdbench.search.optimizer import Optimizer, register
 class LocalSearch(Optimizer):
     """Hill climbing over one-edge neighbourhoods with random restarts."""
 
+    #: non-default values of every option, each changing the search (tests/search/test_options.py)
+    option_probes = {"num_init": 5}
+
     def __init__(self, space, fidelities, rng, num_init: int = 1, **options):
         super().__init__(space, fidelities, rng, **options)
         self.num_init = int(num_init)

@@ -29,6 +29,9 @@ class RegularizedEvolution(Optimizer):
     current population (results arriving out of order join in arrival order).
     """
 
+    #: non-default values of every option, each changing the search (tests/search/test_options.py)
+    option_probes = {"population_size": 20, "sample_size": 5}
+
     def __init__(self, space, fidelities, rng, population_size: int = 10, sample_size: int = 3, **options):
         super().__init__(space, fidelities, rng, **options)
         self.population_size, self.sample_size = int(population_size), int(sample_size)

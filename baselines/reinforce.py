@@ -25,6 +25,9 @@ class Reinforce(Optimizer):
     #: resampling attempts for a cell outside a restricted search space before drawing uniformly
     MAX_DRAWS = 100
 
+    #: non-default values of every option, each changing the search (tests/search/test_options.py)
+    option_probes = {"learning_rate": 0.5, "ema_momentum": 0.1}
+
     def __init__(self, space, fidelities, rng, learning_rate: float = 0.01, ema_momentum: float = 0.9,
                  **options):
         super().__init__(space, fidelities, rng, **options)

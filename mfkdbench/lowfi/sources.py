@@ -112,8 +112,6 @@ def store_source(tables: Tables, dataset: str, path, loss: str = "nst", epochs: 
     are that dataset's seconds for the same cells, said in the description.
     ``fraction``, ``channels`` and ``cells`` select the runs' training setup.
     """
-    from mfkdbench.lowfi.store import LowFiStore
-
     if not Path(path).is_file():
         raise UserError(f"no low-fidelity store at {path}")
     store = LowFiStore(path)

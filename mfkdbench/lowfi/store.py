@@ -1,10 +1,14 @@
 """Append-only store of low-fidelity training results (no torch).
 
 One JSON line per run: ``{"record": {...}, "sha256": <16 hex of the record>}``.
-Each append takes an exclusive ``flock``, cuts off a torn tail left by a killed
-writer, re-reads what other writers added, writes one line and ``fsync``s it. On
+A file is adopted as a store only if it is new, empty or recognisably one: some
+line is a record with its checksum, or the file is one line cut short that
+starts as a record line does (a first write killed); any other file is refused
+and never changed. Each append takes an exclusive ``flock``, re-reads what
+other writers added, cuts off a torn tail left by a killed writer (only a tail
+that starts as a record line does), writes one line and ``fsync``s it. On
 reading, a line without its trailing newline (a write cut short) is ignored, and
-a line whose checksum does not match is skipped with a warning. A line whose
+lines whose checksum does not match are skipped with one warning. A line whose
 checksum matches but whose record is malformed (:func:`record_problem`: an
 index outside 0..15624, a wrong type, a curve of the wrong length) stops the
 read with one line naming it. A finished run with a non-finite accuracy or
@@ -114,6 +118,15 @@ def finished(record: dict) -> bool:
             and all(math.isfinite(t) and t >= 0 for t in curve["train_time_s"]))
 
 
+#: how every store line begins: ``json.dumps`` with sorted keys of ``{"record": ..., "sha256": ...}``
+LINE_START = b'{"record": '
+
+
+def _line_start(tail: bytes) -> bool:
+    """Whether ``tail``, a last line without its newline, may be a store line cut short."""
+    return tail[:len(LINE_START)] == LINE_START[:len(tail)]
+
+
 def _digest(record: dict) -> str:
     return hashlib.sha256(json.dumps(record, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
 
@@ -125,26 +138,47 @@ class LowFiStore:
         self.path = Path(path).expanduser()
         if self.path.is_dir():
             raise UserError(f"low-fidelity store {self.path} is a directory; give a file path")
+        if self.path.exists() and not self.path.is_file():
+            raise UserError(f"low-fidelity store {self.path} is not a regular file; give a file path")
         self._records: list[dict] = []
         self._by_key: dict[tuple, dict] = {}
         self._offset = 0  # bytes of complete lines read so far
         self._lines = 0  # complete lines read so far
+        self._checked = 0  # lines read so far whose checksum matched
         self._refresh()
 
     def _refresh(self) -> None:
-        """Read complete lines appended since the last read."""
+        """Read complete lines appended since the last read; :class:`UserError`, before any warning, for a file
+        that is no store or ends in a line that no store writer began."""
         if not self.path.is_file():
             return
-        with open(self.path, "rb") as fh:
-            fh.seek(self._offset)
-            for line in fh:
-                if not line.endswith(b"\n"):
-                    break  # a torn tail: not a record
-                self._offset += len(line)
-                self._lines += 1
-                self._add(line)
+        corrupt, tail = [], b""
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(self._offset)
+                for line in fh:
+                    if not line.endswith(b"\n"):
+                        tail = line  # a torn tail: not a record
+                        break
+                    self._offset += len(line)
+                    self._lines += 1
+                    if not self._add(line):
+                        corrupt.append(self._lines)
+        except OSError as exc:
+            raise UserError(f"cannot read the low-fidelity store {self.path} ({exc.strerror})") from None
+        if not self._checked and (corrupt or not _line_start(tail)):
+            raise UserError(f"{self.path} is not a low-fidelity store (no line is a checksummed run record), so it "
+                            "is left unchanged; give another path")
+        if not _line_start(tail):
+            raise UserError(f"low-fidelity store {self.path} ends in a line that no store writer began, so it is "
+                            "left unchanged; remove that line or give another path")
+        if corrupt:
+            shown = ", ".join(map(str, corrupt[:5])) + (", ..." if len(corrupt) > 5 else "")
+            warnings.warn(f"skipping {len(corrupt)} corrupt line(s) (line {shown}) in the low-fidelity store "
+                          f"{self.path}", stacklevel=3)
 
-    def _add(self, line: bytes) -> None:
+    def _add(self, line: bytes) -> bool:
+        """Read one complete line; False if it is corrupt (its checksum does not match)."""
         try:
             entry = json.loads(line)
             record = entry["record"]
@@ -152,8 +186,8 @@ class LowFiStore:
         except (ValueError, KeyError, TypeError):
             ok = False
         if not ok:
-            warnings.warn(f"skipping a corrupt line in the low-fidelity store {self.path}", stacklevel=3)
-            return
+            return False
+        self._checked += 1
         problem = record_problem(record)
         if problem is not None:
             raise UserError(f"low-fidelity store {self.path}, line {self._lines}: {problem}; "
@@ -162,6 +196,7 @@ class LowFiStore:
         if key not in self._by_key:
             self._by_key[key] = record
             self._records.append(record)
+        return True
 
     def __contains__(self, key: tuple) -> bool:
         return key in self._by_key
@@ -195,12 +230,13 @@ class LowFiStore:
                 if key in self._by_key:
                     return False
                 if os.fstat(fh.fileno()).st_size > self._offset:
-                    os.truncate(self.path, self._offset)  # drop a torn tail before appending
+                    os.truncate(self.path, self._offset)  # a torn tail of a store line (checked by _refresh)
                 fh.write(line)
                 fh.flush()
                 os.fsync(fh.fileno())
                 self._offset += len(line)
                 self._lines += 1
+                self._checked += 1
                 self._by_key[key] = record
                 self._records.append(record)
             finally:

@@ -22,8 +22,9 @@ acquisition go to a random cell (the optimizer's generator).
 ``candidates="local"`` limits each step's acquisition to the one-edge neighbours of the
 step's fidelity's ten best cells, as local search and BANANAS' mutations do
 (:meth:`GPSearch._allowed`). Options: ``encoding``, ``acquisition`` (``ucb``/``ei``), ``beta``,
-``allocation`` (``ratio``/``cost``), ``ratio``, ``max_low_share``, ``candidates`` (``all``/``local``),
-``n_init_high``, ``n_init_low``, ``low_fidelity``.
+``allocation`` (``ratio``/``cost``), ``ratio`` (with ``allocation="ratio"`` only), ``max_low_share``
+(with ``allocation="cost"`` only), ``candidates`` (``all``/``local``), ``n_init_high``, ``n_init_low``,
+``low_fidelity``; ``gp-hf`` takes none of the two-level ones. An option that cannot act is refused, never ignored.
 """
 from __future__ import annotations
 
@@ -67,9 +68,15 @@ class GPSearch(Optimizer):
     levels = 2
     default_low: str | None = None
     multi_fidelity = True
+    #: non-default values of every option, each changing the search (tests/search/test_options.py)
+    option_probes = {"encoding": "path", "acquisition": "ei", "beta": 3.0, "allocation": "cost", "ratio": 3,
+                     "max_low_share": 0.2, "candidates": "local", "n_init_high": 5, "n_init_low": 5,
+                     "low_fidelity": "ce12"}
+    #: options a probe needs besides its own (compared with a search under those alone)
+    probe_context = {"max_low_share": {"allocation": "cost"}}
 
     def __init__(self, space, fidelities, rng, *, encoding: str = "onehot", acquisition: str = "ucb",
-                 beta: float = 1.0, allocation: str = "ratio", ratio: int = 2, max_low_share: float = 0.5,
+                 beta: float = 1.0, allocation: str = "ratio", ratio: int | None = None, max_low_share: float | None = None,
                  candidates: str = "all", n_init_high: int = 3, n_init_low: int = 10,
                  low_fidelity: str | None = None, **options):
         super().__init__(space, fidelities, rng, **options)
@@ -79,6 +86,10 @@ class GPSearch(Optimizer):
             raise UserError(f"unknown acquisition {acquisition!r}; choose one of {', '.join(ACQUISITIONS)}")
         if allocation not in ("ratio", "cost"):
             raise UserError(f"unknown fidelity allocation {allocation!r}; choose 'ratio' or 'cost'")
+        if (ratio, max_low_share)[allocation == "ratio"] is not None:
+            unused = "max_low_share" if allocation == "ratio" else "ratio"
+            raise UserError(f"{unused} does nothing with allocation={allocation!r}; leave it out")
+        ratio, max_low_share = 2 if ratio is None else ratio, 0.5 if max_low_share is None else max_low_share
         if candidates not in ("all", "local"):
             raise UserError(f"unknown candidate set {candidates!r}; choose 'all' or 'local'")
         if int(ratio) != ratio or ratio < 1:
@@ -242,6 +253,7 @@ class MFCE(GPSearch):
     """Co-kriging BO with NB201's 12-epoch cross-entropy low fidelity (``ce12``)."""
 
     default_low = "ce12"
+    option_probes = {**GPSearch.option_probes, "low_fidelity": "nst12"}
 
 
 @register("gp-hf")
@@ -250,6 +262,18 @@ class GPHighFidelity(GPSearch):
 
     levels = 1
     multi_fidelity = False
+    refused_options = ("allocation", "ratio", "max_low_share", "n_init_low", "low_fidelity")  # of two levels
+    option_probes = {k: GPSearch.option_probes[k] for k in ("encoding", "acquisition", "beta", "candidates",
+                                                            "n_init_high")}
+    #: on the whole space UCB keeps to one-edge neighbours of the best cells for the first 60 or so steps, so
+    #: ``candidates="local"`` only acts after them
+    probe_evaluations = 80
+
+    def __init__(self, space, fidelities, rng, **options):
+        given = sorted(set(options) & set(self.refused_options))
+        if given:
+            raise UserError(f"{self.name} searches the target fidelity alone; it takes no {', '.join(given)} option")
+        super().__init__(space, fidelities, rng, **options)
 
 
 __all__ = ["GPSearch", "MFKD", "MFCE", "GPHighFidelity"]

@@ -155,7 +155,8 @@ def read_csv_columns(path: Path) -> Columns:
     except FileNotFoundError:
         raise UserError(f"missing data file {path}") from None
     except (OSError, EOFError, zlib.error, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise UserError(f"data file {path} is corrupt or truncated ({type(exc).__name__}: {exc})") from None
+        reason = " ".join(str(exc).split())  # pandas' parser messages end in a newline
+        raise UserError(f"data file {path} is corrupt or truncated ({type(exc).__name__}: {reason})") from None
     return {str(c): df[c].to_numpy() for c in df.columns}
 
 

@@ -12,6 +12,7 @@ from mfkdbench.search.presets import get_preset
 from mfkdbench.report.aggregate import render_aggregate
 from mfkdbench.report.render import match_label, render, render_panels, results_folders
 from mfkdbench.experiments.store import STORE_FILE, ResultStore, check_result_folder
+from mfkdbench.inputs import check_output_folder
 
 #: the paper's comparisons: (benchmark, preset); KD data exists for 240 CIFAR-100 cells only
 PAPER_BENCHMARKS = (("cifar10", None), ("cifar100", None), ("imagenet16-120", None), ("cifar100-kd240", "hf200"))
@@ -40,7 +41,7 @@ def compare(dataset: str, seeds: int, optimizers: list[str] | None = None, prese
               f"searching on '{protocol.target_fidelity}' with {protocol.preset}'s budget")
     plan = plan_comparison(protocol, data, seeds, optimizers)
     regret = _regret_options(target_regret)
-    out = check_result_folder(out or f"results/{plan.manifest['benchmark']}")
+    out = check_result_folder(f"results/{plan.manifest['benchmark']}" if out is None else out)
     if reference is not None:
         _check_reference(reference, plan, out)
     for name, reason in plan.skipped.items():
@@ -94,6 +95,11 @@ def paper(out: str | Path, seeds: int, workers: int | None = None, executor: str
 
     out = Path(out)
     available = set(benchmark_names())
+    check_output_folder(out, "paper folder", ("index.html",))  # every output folder before the first write
+    for bench, _ in PAPER_BENCHMARKS:
+        if bench in available:
+            check_result_folder(out / bench)
+    check_output_folder(out / "correlation", "correlation folder")
     done = []
     for step, (bench, preset) in enumerate(PAPER_BENCHMARKS, 1):
         if bench not in available:

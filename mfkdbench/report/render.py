@@ -18,10 +18,10 @@ from mfkdbench.report import figures, style
 from mfkdbench.errors import UserError
 from mfkdbench.report.stats import friedman, wilcoxon_vs_reference
 from mfkdbench.report.verdict import verdict_markdown, verdict_table
-from mfkdbench.inputs import check_writable
+from mfkdbench.inputs import check_output_folder
 from mfkdbench.experiments.store import STORE_FILE, ResultStore
 from mfkdbench.report.summary import (DEFAULT_TARGET_REGRET, display_rows, identical_rows, latex, markdown, outcomes,
-                                      summary_table)
+                                      paired_scores, summary_table)
 
 #: MF-KD, else its cross-entropy ablation (the method with the data at hand)
 PREFERRED_REFERENCES = ("mfkd", "mf-ce")
@@ -94,7 +94,8 @@ def render(folder: str | Path, reference: str | None = None,
         raise UserError(f"unknown band {band!r}; choose one of {', '.join(figures.BANDS)}")
     folder = Path(folder)
     with ResultStore(folder, create=False) as store:
-        check_writable(folder, f"the outputs in {folder}")
+        check_output_folder(folder, "results folder", OUTPUT_FILES)
+        check_output_folder(folder / "figures", "the figures folder")
         manifest, runs = store.manifest(), store.runs()
     if not runs or manifest is None:
         raise UserError(f"no finished cells in {folder / STORE_FILE}")
@@ -120,7 +121,7 @@ def render(folder: str | Path, reference: str | None = None,
     out.to_csv(files[3], index=False)
     verdict.to_csv(files[4], index=False)
 
-    scores = out.pivot(index="seed", columns="optimizer", values="final").dropna()
+    scores = paired_scores(out)
     text, wil, fr = _stats_text(scores, ref, why, metric)
     files.append(folder / "statistics.md")
     files[-1].write_text(text)
@@ -134,6 +135,9 @@ def render(folder: str | Path, reference: str | None = None,
 
 #: figures wider than the page, shown at a readable width in index.html
 WIDE_FIGURES = {"regret", "regret_evaluations", "rank"}
+
+#: the files :func:`render` writes in a results folder besides its figures
+OUTPUT_FILES = ("summary.csv", "summary.md", "summary.tex", "outcomes.csv", "statistics.md", "wilcoxon.csv")
 #: figures of one comparison in reading order: file stem -> caption (``{band}`` filled in)
 FIGURES = {
     "regret": "Anytime regret of the report metric against simulated time ({band}), one panel per family: its "

@@ -31,6 +31,7 @@ import pandas as pd
 
 from mfkdbench.errors import UserError
 from mfkdbench.experiments.store import ResultStore
+from mfkdbench.inputs import check_output_folder
 from mfkdbench.report.style import base_name, family
 from mfkdbench.report.summary import DEFAULT_TARGET_REGRET, report_at, time_to_regret
 
@@ -143,8 +144,9 @@ def export(folder: str | Path, fmt: str, out: str | Path | None = None) -> list[
             import pyarrow  # noqa: F401
         except ImportError:
             raise UserError("Parquet export needs pyarrow: pip install 'mfkdbench[export]'") from None
+    out = Path(folder) / "export" if out is None else Path(out)
+    check_output_folder(out, "export folder", tuple(f"{name}.{fmt}" for name in TABLES) + ("manifest.json",))
     results = load(folder)
-    out = Path(out) if out is not None else Path(folder) / "export"
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for name in TABLES:

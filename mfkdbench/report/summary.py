@@ -58,9 +58,16 @@ def outcomes(runs: list, optimum: float, target_regret: float = DEFAULT_TARGET_R
     return pd.concat([frame, extra.fillna(0.0)], axis=1) if len(rows) else frame
 
 
+def paired_scores(outcome: pd.DataFrame, column: str = "final") -> pd.DataFrame:
+    """``column`` with one row per seed and one column per optimizer, over the seeds every optimizer ran: the
+    pairs of the paired tests (a run is paired with the other optimizers' runs of its seed, whatever the row
+    order of ``outcome``)."""
+    return outcome.pivot(index="seed", columns="optimizer", values=column).dropna()
+
+
 def checkpoint_ranks(outcome: pd.DataFrame, column: str) -> pd.Series:
     """Average rank (1 = best, ties averaged) of each optimizer by ``column``, over the seeds every one ran."""
-    scores = outcome.pivot(index="seed", columns="optimizer", values=column).dropna()
+    scores = paired_scores(outcome, column)
     return scores.rank(axis=1, ascending=False, method="average").mean(axis=0)
 
 
@@ -100,7 +107,7 @@ def summary_table(outcome: pd.DataFrame, seed: int = 0, checkpoints_s: tuple[flo
 
 def identical_rows(outcome: pd.DataFrame) -> list[list[str]]:
     """Groups of optimizers whose chosen cells' report metrics are equal in every seed (the table says so)."""
-    scores = outcome.pivot(index="seed", columns="optimizer", values="final").dropna()
+    scores = paired_scores(outcome)
     groups: dict[tuple, list[str]] = {}
     for name in scores.columns:
         groups.setdefault(tuple(scores[name].to_numpy()), []).append(name)

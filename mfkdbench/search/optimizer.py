@@ -55,6 +55,11 @@ class Optimizer:
     #: True for optimizers that ask for the training-free fidelities (``params``, ``flops``, ``zen``, ``naswot``)
     #: besides the training ones; no other optimizer is offered them
     training_free: bool = False
+    #: one non-default value per constructor option, each of which changes a short seeded search
+    #: (tests/search/test_options.py runs them all: an option that changes nothing is a bug)
+    option_probes: dict[str, object] = {}
+    #: options of a parent class that this one refuses with a :class:`UserError` rather than ignores
+    refused_options: tuple[str, ...] = ()
 
     def __init__(self, space: SearchSpace, fidelities: Mapping[str, Fidelity], rng: np.random.Generator, **options):
         self.space = space

@@ -26,9 +26,9 @@ def run_preset(optimizer: str, dataset: str, preset: str = DEFAULT_PRESET, *, se
     protocol = get_preset(preset)
     make_job = None
     if live is not None:
-        from mfkdbench.train.jobs import check_setting, setting_job as make_job
+        from mfkdbench.train.jobs import check_live, setting_job as make_job
 
-        check_setting(live)
+        check_live(live)
     benchmark = load_benchmark(dataset, data, seed_mode, lowfi_store, live, make_job)
     if seconds is None:
         seconds = protocol.budget_for(benchmark.dataset)

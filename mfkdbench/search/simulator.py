@@ -214,7 +214,9 @@ def resolve_search(benchmark: Benchmark, spec: str, target: str) -> Search:
 
 
 def _resolve_search(benchmark: Benchmark, spec: str, target: str) -> Search:
-    name, _, fidelity = spec.partition("@")
+    name, at, fidelity = spec.partition("@")
+    if at and not fidelity.strip():
+        raise UserError(f"{spec!r} names no fidelity after '@'; give NAME@FIDELITY (e.g. rea@ce12) or NAME alone")
     cls = optimizer_class(name)
     if cls.multi_fidelity:
         if fidelity:

@@ -180,6 +180,24 @@ def check_setting(setting: LiveSetting) -> None:
                 device=setting.device, channels=setting.channels, cells=setting.cells)
 
 
+def check_live(setting: LiveSetting) -> None:
+    """Everything a live low fidelity needs, checked before a search starts or anything is written: its names
+    and numbers, its store (recognisably one, writable), its image data (whose validation images may score a
+    search, enough of them for the fraction) and a given teacher checkpoint. Trains and writes nothing."""
+    from mfkdbench.train.data import load_image_data
+    from mfkdbench.train.teacher import load_teacher
+    from mfkdbench.train.trainer import subset_size
+
+    check_setting(setting)
+    store = LowFiStore(setting.store)
+    check_writable(store.path, f"low-fidelity store {store.path}")
+    data = load_image_data(JobOptions(setting.dataset).dataset, setting.data_dir, False)
+    check_search_split(data.name, data.split)
+    subset_size(setting.fraction, data)
+    if setting.teacher is not None:
+        load_teacher(setting.teacher, data.name)
+
+
 def setting_job(setting: LiveSetting) -> Job:
     """The job of a live low fidelity (:class:`~mfkdbench.lowfi.live.LiveSetting`); a trained teacher is cached
     next to its store."""
@@ -216,7 +234,7 @@ def build_lowfi(archs_text: str, options: JobOptions, config, store_path: str | 
 
     space = search_space(options.nb201_data)
     indices = parse_archs(archs_text, space, config.seed)
-    store = LowFiStore(store_path or default_store_path())
+    store = LowFiStore(default_store_path() if store_path is None else store_path)
     check_writable(store.path, f"low-fidelity store {store.path}")  # before any training
     job = Job(options, config, store.path.parent / "teachers", progress)
     todo = missing_runs(job, store, indices)

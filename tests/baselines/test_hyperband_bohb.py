@@ -156,3 +156,17 @@ def test_bohb_nb201_reproduces_the_nb201_table(c10):
                for s in range(16)]
     assert abs(np.mean(reports) - 93.61) < 0.35
     assert 0.2 < np.std(reports) < 1.0
+
+
+@pytest.mark.parametrize("n,top,good,bad", [(100, 30, 30, 70), (100, 10, 10, 90), (20, 15, 7, 13), (60, 50, 30, 30)])
+def test_tpe_good_and_bad_sets_follow_hpbandster(n, top, good, bad):
+    """The best ``max(min_points, top% of n)`` results are "good", the next ``max(min_points, (100 - top)% of n)``
+    (as many as remain) "bad"; failed trials rank last."""
+    rng = np.random.default_rng(n + top)
+    ops = rng.integers(5, size=(n, 6))
+    scores = rng.permutation(n).astype(float)
+    scores[0] = np.nan
+    model = fit_tpe(ops, scores, min_points_in_model=7, top_n_percent=top, min_bandwidth=1e-3)
+    ranked = ops[np.argsort(np.where(np.isnan(scores), -np.inf, scores))[::-1]]
+    np.testing.assert_array_equal(model.good.data, ranked[:good])
+    np.testing.assert_array_equal(model.bad.data, ranked[good:good + bad])

@@ -335,3 +335,50 @@ def test_identical_rows_are_named():
     out = pd.DataFrame({"optimizer": ["a", "a", "b", "b", "c", "c"], "seed": [0, 1] * 3,
                         "final": [70.0, 71.0, 70.0, 71.0, 70.0, 72.0]})
     assert identical_rows(out) == [["a", "b"]]
+
+
+_CELL_LOG = {}
+
+
+def _logged_cell(task):
+    """:func:`mfkdbench.experiments.grid.run_cell` taking 0.2 s more, logging its key (one a line)."""
+    time.sleep(0.2)
+    with open(_CELL_LOG["path"], "a") as fh:
+        fh.write(task[2].key + "\n")
+    return _CELL_LOG["run_cell"](task)
+
+
+def _compare_recording(out, log, workers, start):
+    """A compare process (forked) whose cells are :func:`_logged_cell` into ``log``."""
+    from mfkdbench.experiments import grid
+    from mfkdbench.experiments.executors import LocalExecutor
+    from mfkdbench.experiments.store import ResultStore
+
+    _CELL_LOG.update(path=log, run_cell=grid.run_cell)
+    grid.run_cell = _logged_cell
+    protocol = grid.make_protocol("cifar10", None, budget_s=30_000)
+    plan = grid.plan_comparison(protocol, None, 8, ["random", "rea"])
+    start.wait()
+    with LocalExecutor(workers) as executor, ResultStore(out) as store:
+        grid.run_comparison(plan, store, executor, progress=False)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_two_compare_processes_share_the_cells(tmp_path, workers):
+    """Each claims a cell before running it, so the second takes other cells: every cell runs once."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    start = context.Event()
+    logs = [tmp_path / f"log{i}" for i in range(2)]
+    procs = [context.Process(target=_compare_recording, args=(tmp_path / "out", log, workers, start)) for log in logs]
+    for proc in procs:
+        proc.start()
+    start.set()
+    for proc in procs:
+        proc.join(120)
+        assert proc.exitcode == 0
+    ran = [log.read_text().split() if log.exists() else [] for log in logs]
+    assert sorted(ran[0] + ran[1]) == sorted(f"{o}/{s}" for o in ("random@200", "rea@200") for s in range(8))
+    assert len(ran[0]) >= 3 and len(ran[1]) >= 3  # both took part
+    assert len(stored_runs(tmp_path / "out")) == 16

@@ -285,3 +285,18 @@ def test_charged_overhead_counts_ask_and_tell(c10, monkeypatch):
     monkeypatch.setitem(optimizer_module._REGISTRY, "slow-tell", SlowTell)
     ev = simulate(c10, "slow-tell", 0, Budget(1e9), charge_overhead=True).evaluations
     assert (ev["start"].to_numpy()[1:] >= ev["end"].to_numpy()[:-1] + 0.003).all()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_tie_keeps_the_earlier_incumbent(c10, monkeypatch, workers):
+    scores = np.array([c10.score(i, "200") for i in range(15_625)])
+    values, first, counts = np.unique(scores, return_index=True, return_counts=True)
+    a = int(first[np.flatnonzero(counts > 1)[0]])
+    b = int(np.flatnonzero(scores == scores[a])[1])
+    for plan in ([(a, "200"), (b, "200")], [(b, "200"), (a, "200")]):
+        monkeypatch.setattr(_Scripted, "PLAN", plan)
+        monkeypatch.setitem(optimizer_module._REGISTRY, "scripted", _Scripted)
+        run = simulate(c10, "scripted", 0, Budget(1e9), n_workers=workers, target_fidelity="200")
+        told_first = int(run.evaluations["index"].iloc[0])  # with 2 workers: the one that ended first
+        assert told_first == plan[0][0] or workers == 2
+        assert list(run.incumbents["index"]) == [told_first] and run.final_index == told_first
