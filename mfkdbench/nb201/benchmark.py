@@ -30,10 +30,20 @@ demand during a search as a :class:`LazyFidelity` (its score and cost resolved
 when a search first asks for a cell); a benchmark is
 assembled with all its fidelities at once (:func:`mfkdbench.lowfi.catalog.load_benchmark`).
 
+Training-free fidelities (``Fidelity.training_free``, zero epochs): ``params``
+and ``flops`` (the architecture alone), ``zen`` (Zen-NAS on Gaussian inputs)
+and ``naswot`` (NASWOT on one minibatch of unlabelled CIFAR-10 training images,
+offered on every dataset as measured). They are offered only to optimizers
+that ask for them (``Optimizer.training_free``), so the multi-fidelity
+optimizers that use "every fidelity below the target" keep their searches.
+
 Cost model, in NB201 seconds: ``200`` costs the recorded 200-epoch training
 time. The data records no 12-epoch times, and the 12-epoch schedule trains the
 same network on the same data with the same batch size, so ``ce12`` costs
 ``12/200`` of the 200-epoch time and ``ce12@E`` costs ``E/200`` of it.
+``params`` and ``flops`` are free; a proxy that pushes images through the
+network costs the minibatches it uses, at NB201's time per training minibatch
+(:func:`proxy_cost`; docs/data.md gives the sources of the numbers).
 """
 from __future__ import annotations
 
@@ -48,6 +58,16 @@ from mfkdbench.nb201.tables import Tables
 HIGH = "200"
 #: ``Fidelity.measured_on``: the validation split (a search may see it) or the report's test images (never)
 VALIDATION, TEST = "validation", "test"
+#: ``Fidelity.measured_on`` of the training-free fidelities: no images, Gaussian noise, unlabelled training images
+NO_IMAGES, GAUSSIAN_INPUTS, CIFAR10_TRAIN_IMAGES = "none", "gaussian-inputs", "cifar10-train-unlabelled"
+
+#: NB201's training minibatch and training-set sizes (Dong & Yang, ICLR 2020: batch 256;
+#: cifar10-valid trains on 25k images, CIFAR-100 on 50k, ImageNet16-120 on 151.7k)
+NB201_BATCH = 256
+NB201_TRAIN_IMAGES = {"cifar10": 25_000, "cifar100": 50_000, "imagenet16-120": 151_700}
+#: images each proxy pushes through the network: NASWOT one minibatch of 128 (Mellor et al., ICML 2021);
+#: Zen two forward passes (input and mixed-up input) of one 64-image batch, one repeat (NAS-Bench-Suite-Zero)
+PROXY_IMAGES = {"naswot": 128, "zen": 2 * 64}
 
 
 @dataclass(frozen=True)
@@ -59,11 +79,12 @@ class Fidelity:
     level: int  # 1 = the target (high) fidelity, 0 = a low fidelity
     description: str
     measured_on: str = VALIDATION  # TEST: measured on the report's test images, offered to no search
+    training_free: bool = False  # scored without training (0 epochs): offered only to optimizers that ask
 
     @property
     def searchable(self) -> bool:
-        """Whether a search may see this fidelity (measured on validation data)."""
-        return self.measured_on == VALIDATION
+        """Whether a search may see this fidelity (not measured on the report's test images)."""
+        return self.measured_on != TEST
 
 
 @dataclass(frozen=True)
@@ -106,7 +127,37 @@ def nb201_fidelities(tables: Tables, dataset: str) -> list[FidelityTable]:
             fid = Fidelity(f"ce12@{e}", e, 0, f"12-epoch schedule after epoch {e}, CIFAR-10 test images "
                                               "(the report's images: analysis only, never searched)", TEST)
             out.append(FidelityTable(fid, curve[:, e - 1], time_200 * e / 200))
+    return out + training_free_fidelities(tables, dataset)
+
+
+def training_free_fidelities(tables: Tables, dataset: str) -> list[FidelityTable]:
+    """``params``, ``flops``, ``zen`` and ``naswot`` of ``dataset`` where the data has them (higher is better for
+    all four, as MF-NAS ranks them), each with what it was measured on and its cost (:func:`proxy_cost`)."""
+    free = np.zeros(len(tables.index_codes))
+    sources = {  # name: (table metric, measured on, cost, description)
+        "params": ("params_mb", NO_IMAGES, free, "parameters (millions), from the architecture alone"),
+        "flops": ("flops_m", NO_IMAGES, free, "FLOPs (millions), from the architecture alone"),
+        "zen": ("zen", GAUSSIAN_INPUTS, None, "Zen-NAS score on Gaussian inputs (NAS-Bench-Suite-Zero)"),
+        "naswot": ("naswot", CIFAR10_TRAIN_IMAGES, None,
+                   "NASWOT score on one minibatch of unlabelled CIFAR-10 training images (on every dataset)"),
+    }
+    out = []
+    for name, (metric, measured_on, cost, description) in sources.items():
+        if tables.has(dataset, metric):
+            costs = cost if cost is not None else proxy_cost(tables, dataset, name)
+            out.append(FidelityTable(Fidelity(name, 0, 0, description, measured_on, training_free=True),
+                                     tables.get(dataset, metric), costs))
     return out
+
+
+def proxy_cost(tables: Tables, dataset: str, proxy: str) -> np.ndarray:
+    """Seconds a proxy costs per cell: the images it uses as a share of one NB201 training minibatch, at the time
+    per minibatch of NB201's 200-epoch run (time per epoch / minibatches per epoch) on the images it saw
+    (NASWOT: CIFAR-10 whatever the dataset). A forward pass is priced as a whole training step: an upper bound."""
+    seen = "cifar10" if proxy == "naswot" else dataset
+    minibatches_per_epoch = -(-NB201_TRAIN_IMAGES[seen] // NB201_BATCH)
+    per_minibatch = tables.get(seen, "time_200") / 200 / minibatches_per_epoch
+    return per_minibatch * PROXY_IMAGES[proxy] / NB201_BATCH
 
 
 @dataclass(frozen=True)

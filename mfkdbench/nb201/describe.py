@@ -27,6 +27,7 @@ def data_info_record(data: str | None = None) -> dict:
         bench = Benchmark(ds, ds, space, tables)
         entry = {
             "fidelities": list(bench.fidelities), "metrics": list(tables.metrics(ds)),
+            "training_free": {n: f.measured_on for n, f in bench.fidelities.items() if f.training_free},
             "missing": [m for m in _EXPECTED if not tables.has(ds, m)], "optimum": float(bench.optimum),
             "optimum_metric": bench.report_metric, "best_index": int(bench.best_index), "kd_subset": None}
         if tables.has(ds, "nst12_val"):
@@ -56,6 +57,8 @@ def data_info_text(data: str | None = None) -> str:
         lines += [
             f"{ds}:",
             f"  fidelities: {', '.join(d['fidelities'])}",
+            "  training-free (measured on): "
+            + (", ".join(f"{n} ({on})" for n, on in d["training_free"].items()) or "none in this data"),
             f"  metrics:    {', '.join(d['metrics'])}",
             f"  missing:    {', '.join(d['missing']) if d['missing'] else 'nothing'}",
             f"  optimum:    {d['optimum']:.4f} {label}, mean over seeds, arch {d['best_index']}",
@@ -94,8 +97,8 @@ def arch_record(arch: str, data: str | None = None, dataset: str | None = None, 
         metrics = {} if fidelity else {m: tables.get(ds, m)[index] for m in tables.metrics(ds)}
         record["datasets"][ds] = {
             "metrics": {m: _plain(v) for m, v in metrics.items() if not np.isnan(v).all()},
-            "fidelities": {n: {"score": _plain(bench.score(index, n)), "cost_s": _plain(bench.cost(index, n))}
-                           for n in names}}
+            "fidelities": {n: {"score": _plain(bench.score(index, n)), "cost_s": _plain(bench.cost(index, n)),
+                               "measured_on": bench.fidelity(n).measured_on} for n in names}}
     return record
 
 
@@ -109,7 +112,8 @@ def arch_text(arch: str, data: str | None = None, dataset: str | None = None, fi
             shown = " ".join(f"{v:.3f}" for v in value if v is not None) if isinstance(value, list) else f"{value:.4f}"
             lines.append(f"  {metric:<18} {shown}   ({METRICS.get(metric, '')})")
         for name, f in d["fidelities"].items():
-            lines.append(f"  fidelity {name:<9} score {_num(f['score'], 4)}  cost {_num(f['cost_s'], 1)} s")
+            lines.append(f"  fidelity {name:<9} score {_num(f['score'], 4)}  cost {_num(f['cost_s'], 1 if (f['cost_s'] or 0) >= 1 else 3)} s  "
+                         f"(measured on: {f['measured_on']})")
     return "\n".join(lines)
 
 

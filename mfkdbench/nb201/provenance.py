@@ -25,6 +25,7 @@ ORIGINS = {
 METRIC_ORIGINS = {
     "val_acc_200": "S1", "val_acc_200_seeds": "S1", "time_200": "S1", "params_mb": "S1", "latency_s": "S1",
     "test_acc_200": "S3", "val_acc_12": "S4", "test_acc_12": "S4", "curve_12": "S7", "flops_m": "S6",
+    "naswot": "S5", "zen": "S6",
     "nst12_val": "KD", "nst12_test": "KD", "nst12_time": "KD", "nst12_curve_val": "KD",
 }
 CITE = (

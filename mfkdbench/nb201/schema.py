@@ -43,6 +43,12 @@ def archs_columns() -> dict[str, dict[str, str]]:
             for ds, (train, report) in PREFIXES.items()}
 
 
+def training_free_columns() -> dict[str, dict[str, str]]:
+    """Per dataset: training-free score -> column of ``nb201_archs.csv.gz``, read where present (NASWOT was
+    measured on CIFAR-10 images only, so every dataset reads the one column)."""
+    return {ds: {"naswot": "naswot_score", "zen": f"zen_{report}"} for ds, (_, report) in PREFIXES.items()}
+
+
 class _File:
     """Checks on the columns of one file; every failure is one line naming the file, column and line."""
 

@@ -40,11 +40,11 @@ import numpy as np
 
 from mfkdbench.errors import UserError
 from mfkdbench.nb201.schema import (EDGE_COLUMNS, SEED_DATASETS, Columns, archs_columns, check_archs, check_curves,
-                                    check_kd_curves, check_seeds, sorted_by_index)
+                                    check_kd_curves, check_seeds, sorted_by_index, training_free_columns)
 from mfkdbench.nb201.space import N_ARCHS, Arch, ops_to_codes
 from mfkdbench.nb201.tablefile import CATEGORIES, CODES, mapped_columns
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: NASWOT and Zen scores (format 1 files, without them, are still read)
 DATASETS = ("cifar10", "cifar100", "imagenet16-120")
 DATASET_ALIASES = {
     "cifar10": "cifar10", "cifar10-valid": "cifar10", "c10": "cifar10",
@@ -68,6 +68,8 @@ METRICS = {
     "params_mb": "parameters, millions",
     "flops_m": "FLOPs, millions",
     "latency_s": "inference latency, seconds",
+    "naswot": "NASWOT score (Mellor et al.), one minibatch of unlabelled CIFAR-10 training images [training-free]",
+    "zen": "Zen-NAS score (Lin et al.), Gaussian inputs, from NAS-Bench-Suite-Zero [training-free]",
     "nst12_val": "12-epoch CE+25*NST validation accuracy (MF-KD authors' runs)",
     "nst12_test": "12-epoch CE+25*NST test accuracy (MF-KD authors' runs) [report only]",
     "nst12_time": "12-epoch CE+25*NST training time on the authors' GPU, seconds",
@@ -136,7 +138,8 @@ CSV_FILES = {
 }
 #: role -> the columns of that file the tables are built from
 RUNTIME_COLUMNS = {
-    "archs": ["arch_index", *EDGE_COLUMNS, *sorted({c for cols in archs_columns().values() for c in cols.values()})],
+    "archs": ["arch_index", *EDGE_COLUMNS, *sorted({c for columns in (archs_columns(), training_free_columns())
+                                                    for cols in columns.values() for c in cols.values()})],
     "seeds": ["arch_index", "dataset" + CODES, "dataset" + CATEGORIES, "seed_slot", "val_acc_200"],
     "curves": ["arch_index", *(f"ep{e}" for e in range(1, 13))],
     "kd_curves": ["arch_index", "epoch", "xvalid_acc", "xtest_acc", "train_time_s"],
@@ -181,6 +184,9 @@ def tables_from_columns(columns: dict[str, Columns], paths: dict[str, Path], che
     for ds, cols in archs_columns().items():
         for metric, col in cols.items():
             arrays[f"{ds}.{metric}"] = np.asarray(archs[col], dtype=np.float64)
+    for ds, cols in training_free_columns().items():
+        arrays.update({f"{ds}.{metric}": np.asarray(archs[col], dtype=np.float64)
+                       for metric, col in cols.items() if col in archs})
     if "seeds" in columns:
         seeds = columns["seeds"]
         if check:
@@ -340,7 +346,7 @@ def load_npz(path: Path) -> Tables:
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error, json.JSONDecodeError) as exc:
         raise UserError(f"table file {path} is unreadable, corrupt or not an mfkdbench table "
                         f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION or "index_codes" not in arrays:
+    if not isinstance(meta, dict) or meta.get("format") not in range(1, FORMAT_VERSION + 1) or "index_codes" not in arrays:
         raise UserError(f"table file {path} was written by another mfkdbench format version")
     return Tables(arrays, meta).validate()
 
@@ -348,7 +354,7 @@ def load_npz(path: Path) -> Tables:
 def _cached(prefix: str, build, files: list[Path]) -> Tables:
     """The tables of ``files`` from the cache, named by their content; built (and cached) on a miss."""
     checksum = content_checksum(files)
-    path = cache_dir() / f"tables-{prefix}{checksum[:20]}.npz"
+    path = cache_dir() / f"tables-{prefix}{checksum[:20]}-v{FORMAT_VERSION}.npz"  # a cache never misses new columns
     if path.exists():
         try:
             return load_npz(path)

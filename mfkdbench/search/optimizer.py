@@ -50,6 +50,9 @@ class Optimizer:
     name: str = ""
     #: True for optimizers that use more than the target fidelity
     multi_fidelity: bool = False
+    #: True for optimizers that ask for the training-free fidelities (``params``, ``flops``, ``zen``, ``naswot``)
+    #: besides the training ones; no other optimizer is offered them
+    training_free: bool = False
 
     def __init__(self, space: SearchSpace, fidelities: Mapping[str, Fidelity], rng: np.random.Generator, **options):
         self.space = space

@@ -158,14 +158,18 @@ class Run:
         return len(self.evaluation_columns["index"])
 
 
-def search_fidelities(benchmark: Benchmark, target: str) -> dict[str, Fidelity]:
+def search_fidelities(benchmark: Benchmark, target: str, training_free: bool = False) -> dict[str, Fidelity]:
     """The fidelities an optimizer may use under ``target`` (see the module docstring); never one measured
-    on test images."""
+    on test images, training-free ones only with ``training_free``."""
     top = benchmark.fidelity(target)
     if not top.searchable:
         raise UserError(f"fidelity {target!r} is measured on {top.measured_on} images, the report's; no search "
                         f"may use it (searchable: {', '.join(n for n, f in benchmark.fidelities.items() if f.searchable)})")
-    lower = [f for f in benchmark.fidelities.values() if f.epochs < top.epochs and f.searchable]
+    if top.training_free:
+        raise UserError(f"fidelity {target!r} is training-free: a stage of a search (mf-nas, rea-zc, topk), "
+                        "not its target")
+    lower = [f for f in benchmark.fidelities.values()
+             if f.epochs < top.epochs and f.searchable and (training_free or not f.training_free)]
     out = {f.name: replace(f, level=0) for f in sorted(lower, key=lambda f: (f.epochs, f.name))}
     out[top.name] = replace(top, level=1)
     return out
@@ -173,6 +177,7 @@ def search_fidelities(benchmark: Benchmark, target: str) -> dict[str, Fidelity]:
 
 #: ``Search.family`` values
 LOW_FIDELITY_ONLY, TARGET_ONLY, MULTI_FIDELITY = "low-fidelity-only", "target-only", "multi-fidelity"
+TRAINING_FREE = "training-free"  # a search with a training-free stage (its optimizer asks for those fidelities)
 
 
 @dataclass(frozen=True)
@@ -181,7 +186,7 @@ class Search:
 
     label: str  # ``rea@ce12`` (single-fidelity: always ``name@fidelity``) or ``mfkd`` (multi-fidelity)
     optimizer: str  # the registered name
-    family: str  # LOW_FIDELITY_ONLY, TARGET_ONLY or MULTI_FIDELITY
+    family: str  # LOW_FIDELITY_ONLY, TARGET_ONLY, MULTI_FIDELITY or TRAINING_FREE
     search_fidelity: str | None  # the one fidelity a single-fidelity search evaluates; None for multi-fidelity
     fidelities: dict[str, Fidelity]  # what the optimizer is offered
 
@@ -215,10 +220,11 @@ def _resolve_search(benchmark: Benchmark, spec: str, target: str) -> Search:
         if fidelity:
             raise UserError(f"{name} is multi-fidelity: it uses every fidelity below the target {target!r}, "
                             f"so it takes no @fidelity (got {spec!r})")
-        return Search(name, name, MULTI_FIDELITY, None, search_fidelities(benchmark, target))
+        family = TRAINING_FREE if cls.training_free else MULTI_FIDELITY
+        return Search(name, name, family, None, search_fidelities(benchmark, target, cls.training_free))
     fidelity = fidelity or target
-    fidelities = search_fidelities(benchmark, fidelity)
-    family = TARGET_ONLY if fidelity == target else LOW_FIDELITY_ONLY
+    fidelities = search_fidelities(benchmark, fidelity, cls.training_free)
+    family = TRAINING_FREE if cls.training_free else TARGET_ONLY if fidelity == target else LOW_FIDELITY_ONLY
     return Search(f"{name}@{fidelity}", name, family, fidelity, fidelities)
 
 

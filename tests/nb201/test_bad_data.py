@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from click_cli import main
-from mfkdbench.nb201.tables import CSV_FILES, load_tables, save_npz
+from mfkdbench.nb201.tables import CSV_FILES, FORMAT_VERSION, load_tables, save_npz
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +167,7 @@ def test_file_edited_in_place_with_same_size_and_mtime_is_noticed(frames, tmp_pa
 @pytest.mark.parametrize("damage", ["flipped byte", "truncated", "empty", "directory"])
 def test_damaged_cache_is_rebuilt_with_one_warning_line(damage, data_dir, fresh_cache):
     checksum = load_tables(str(data_dir)).meta["checksum"]
-    path = fresh_cache / f"tables-{checksum[:20]}.npz"
+    path = fresh_cache / f"tables-{checksum[:20]}-v{FORMAT_VERSION}.npz"
     raw = path.read_bytes()
     if damage == "flipped byte":
         path.write_bytes(raw[:len(raw) // 2] + bytes([raw[len(raw) // 2] ^ 0xFF]) + raw[len(raw) // 2 + 1:])

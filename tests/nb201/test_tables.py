@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from mfkdbench.errors import UserError
-from mfkdbench.nb201.tables import cache_dir, load_npz, load_tables
+from mfkdbench.nb201.tables import FORMAT_VERSION, cache_dir, load_npz, load_tables
 
 
 def _copy_data(data_dir, dest):
@@ -29,7 +29,7 @@ def test_csv_source_columns(tables):
 def test_cache_is_reused_and_named_by_content(data_dir, fresh_cache):
     t1 = load_tables(str(data_dir))
     files = sorted(fresh_cache.glob("tables-*.npz"))
-    assert [f.name for f in files] == [f"tables-{t1.meta['checksum'][:20]}.npz"]
+    assert [f.name for f in files] == [f"tables-{t1.meta['checksum'][:20]}-v{FORMAT_VERSION}.npz"]
     stamp = files[0].stat().st_mtime_ns
     t2 = load_tables(str(data_dir))
     assert files[0].stat().st_mtime_ns == stamp

@@ -5,7 +5,8 @@ import pytest
 from mfkdbench.errors import UserError
 from mfkdbench.lowfi.catalog import benchmark_names, load_benchmark
 from mfkdbench.lowfi.sources import LOG_ONLY
-from mfkdbench.nb201.benchmark import VALIDATION, Fidelity, Objective
+from mfkdbench.nb201.benchmark import (CIFAR10_TRAIN_IMAGES, GAUSSIAN_INPUTS, NO_IMAGES, VALIDATION, Fidelity,
+                                       Objective)
 from mfkdbench.nb201.tables import TEST_METRICS
 from mfkdbench.search.simulator import Budget, search_fidelities, simulate
 
@@ -30,16 +31,21 @@ def _matches_test_values(bench, scores: np.ndarray) -> float:
     return hits.mean()
 
 
+#: what a fidelity a search may see was measured on: validation data, or (training-free) no labelled image at all
+ALLOWED = {False: {VALIDATION}, True: {NO_IMAGES, GAUSSIAN_INPUTS, CIFAR10_TRAIN_IMAGES}}
+
+
 def test_no_optimizer_facing_fidelity_touches_a_report_split(bench):
     objective = bench.objective()
     searchable = [n for n, f in bench.fidelities.items() if f.searchable]
     assert set(objective.fidelities) == set(searchable) and "200" in searchable
-    for target in searchable:
-        offered = search_fidelities(bench, target)
-        assert all(f.measured_on == VALIDATION for f in offered.values())
-        assert set(offered) <= set(objective.fidelities)
+    for target in [n for n in searchable if not bench.fidelity(n).training_free]:
+        for training_free in (False, True):
+            offered = search_fidelities(bench, target, training_free)
+            assert all(f.measured_on in ALLOWED[f.training_free] for f in offered.values())
+            assert set(offered) <= set(objective.fidelities)
     for name, fid in objective.fidelities.items():
-        assert fid.measured_on == VALIDATION
+        assert fid.measured_on in ALLOWED[fid.training_free], name
         scores = np.array([objective.evaluate(int(i), name).score for i in range(len(bench.tables.index_codes))])
         assert _matches_test_values(bench, scores) < COINCIDENCE, name
 
