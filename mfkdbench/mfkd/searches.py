@@ -273,7 +273,7 @@ class ZeroCostGPSearch(GPSearch):
 
     def __init__(self, space, fidelities, rng, *, zero_cost: str = "params", **options):
         super().__init__(space, fidelities, rng, **options)
-        offered = [f.name for f in self.fidelities.values() if getattr(f, "training_free", False)]
+        offered = [f.name for f in self.fidelities.values() if f.training_free]
         if zero_cost not in offered:
             raise UserError(f"{self.name} needs the training-free fidelity {zero_cost!r}, which this benchmark does "
                             f"not offer (training-free fidelities on offer: {', '.join(offered) or 'none'})")
@@ -296,6 +296,10 @@ class ZeroCostGPSearch(GPSearch):
         self._zero_cost_told += 1
         if self._zero_cost_told == len(self.pool):
             self.pool.prior = normal_scores(self._zero_cost_scores)
+
+    def recommends(self, trial: Trial) -> bool:
+        """A zero-cost score never makes a cell the incumbent (nothing is recommended before a trained result)."""
+        return trial.fidelity != self.zero_cost
 
     def _prior(self, low: _Level, high: _Level) -> dict:
         return {f"prior_{name}": self.pool.prior[[self._position[i] for i in level.indices]]

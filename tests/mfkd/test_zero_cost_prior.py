@@ -117,3 +117,53 @@ def test_paper_searches_keep_their_trajectories(name):
 
     run = simulate(load_benchmark("cifar100-kd240"), name, 0, Budget(evaluations=40))
     assert list(run.evaluations["index"]) == RECORDED[name]
+
+
+@pytest.fixture(scope="module")
+def kd240():
+    from mfkdbench import load_benchmark
+
+    return load_benchmark("cifar100-kd240")
+
+
+@pytest.mark.parametrize("proxy", ["params", "naswot"])
+def test_zero_cost_level_is_charged_its_own_cost(kd240, proxy):
+    """Every candidate's zero-cost score first, each at the proxy's price (params: free; naswot: one minibatch
+    of inference), far below a 12-epoch training run; the training starts when they are done."""
+    from mfkdbench.search.simulator import Budget, simulate
+
+    run = simulate(kd240, "mfkd-zc", 0, Budget(evaluations=260), optimizer_options={"zero_cost": proxy})
+    ev = run.evaluations
+    free = ev[ev.fidelity == proxy]
+    assert sorted(free["index"]) == list(range(240)) and list(ev.fidelity[:240]) == [proxy] * 240
+    proxy_costs = np.array([kd240.cost(int(i), proxy) for i in free["index"]])
+    np.testing.assert_allclose(free["cost"], proxy_costs)
+    training = np.array([kd240.cost(int(i), "ce12") for i in free["index"]])
+    assert np.all(proxy_costs < 0.01 * training) and proxy_costs.sum() < training.min()  # all 240 < one ce12 run
+    if proxy == "params":
+        assert proxy_costs.sum() == 0
+    assert ev.start.iloc[240] == pytest.approx(proxy_costs.sum())
+    assert set(ev.fidelity[240:]) == {"200", "nst12"}
+    assert set(run.incumbents.fidelity) == {"200"}  # a zero-cost score never makes the incumbent
+
+
+def test_zero_cost_searches_are_deterministic_and_differ_from_the_paper_method(kd240):
+    from mfkdbench.search.simulator import Budget, simulate
+
+    budget = Budget(seconds=60_000)
+    for workers in (1, 3):
+        a, b = (simulate(kd240, "mfkd-zc", 3, budget, n_workers=workers).evaluations for _ in range(2))
+        assert a.equals(b)
+    zc = simulate(kd240, "mfkd-zc", 3, budget).evaluations
+    paper = simulate(kd240, "mfkd", 3, budget).evaluations
+    trained = zc[zc.fidelity != "params"].reset_index(drop=True)
+    assert list(trained["index"][:13]) == list(paper["index"][:13])  # the same seeded initial design
+    assert list(trained["index"]) != list(paper["index"])  # then the prior changes the proposals
+
+
+def test_zero_cost_option_is_checked(kd240):
+    from mfkdbench.errors import UserError
+    from mfkdbench.search.simulator import Budget, simulate
+
+    with pytest.raises(UserError, match="training-free fidelity 'synflow'"):
+        simulate(kd240, "mf-ce-zc", 0, Budget(evaluations=5), optimizer_options={"zero_cost": "synflow"})
