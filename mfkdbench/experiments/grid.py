@@ -149,11 +149,13 @@ TARGET_ONLY_DEFAULT = ("random", "rea", "reinforce", "local-search", "bananas", 
 #: protocol: ``bohb-nb201@ce12`` is the BOHB of NB201's tables)
 LOW_ONLY_DEFAULT = ("random", "rea", "bohb-nb201")
 LOW_FIDELITIES_DEFAULT = ("ce12", "nst12")
+#: single-fidelity searches with a training-free stage, at ``ce12`` and at the target (REA warmed up, REA+W)
+TRAINING_FREE_DEFAULT = ("rea-zc",)
 
 
 def default_grid(bench, target: str) -> list[str]:
-    """Every family: low-fidelity-only and target-only single-fidelity searches, then every registered
-    multi-fidelity optimizer (Hyperband, BOHB, mf-ce, mfkd)."""
+    """Every family: low-fidelity-only and target-only single-fidelity searches, ``rea-zc`` at ``ce12`` and the
+    target, then every registered multi-fidelity optimizer (Hyperband, BOHB, mf-ce, mfkd, mf-nas, topk)."""
     from mfkdbench.search.optimizer import optimizer_class, optimizer_names
     from mfkdbench.search.simulator import search_fidelities
 
@@ -162,6 +164,8 @@ def default_grid(bench, target: str) -> list[str]:
     specs = [f"{name}@{low}" for low in lows for name in LOW_ONLY_DEFAULT]
     at_target = TARGET_ONLY_DEFAULT + (LOW_ONLY_DEFAULT if target in LOW_FIDELITIES_DEFAULT else ())
     specs += [f"{name}@{target}" for name in dict.fromkeys(at_target)]
+    specs += [f"{name}@{fidelity}" for name in TRAINING_FREE_DEFAULT
+              for fidelity in dict.fromkeys([f for f in ("ce12",) if f in offered] + [target])]
     return specs + [name for name in optimizer_names() if optimizer_class(name).multi_fidelity]
 
 

@@ -5,7 +5,8 @@ position in a legend: Okabe-Ito's colour-blind-safe colours (black, vermillion, 
 blue, orange, sky blue) and four more (grey, violet, olive, wine). The two pairs of one hue (blue and sky blue,
 reddish purple and wine) belong to methods of different families, told apart by line style; a marker per base
 name is a second channel besides colour. A name outside the table gets a colour and marker by a hash of the
-name. Line style comes from the family: solid for multi-fidelity, dashed for low-fidelity-only, dotted for
+name. Line style comes from the family: solid for multi-fidelity, dash-dot for training-free (a search with a
+training-free stage: ``mf-nas``, ``rea-zc``), dashed for low-fidelity-only, dotted for
 target-only; two low-fidelity-only labels of one base (``random@ce12``, ``random@nst12``) get different dash
 patterns, fixed by the search fidelity. MF-KD is black, thicker and drawn on top.
 
@@ -20,19 +21,20 @@ import zlib
 import numpy as np
 from matplotlib.colors import to_rgb
 
-FAMILIES = ("multi-fidelity", "low-fidelity-only", "target-only")
-LINESTYLES = {"multi-fidelity": "-", "low-fidelity-only": (0, (5, 2)), "target-only": (0, (1, 1.5))}
+FAMILIES = ("multi-fidelity", "training-free", "low-fidelity-only", "target-only")
+LINESTYLES = {"multi-fidelity": "-", "training-free": (0, (6, 2, 1, 2)), "low-fidelity-only": (0, (5, 2)),
+              "target-only": (0, (1, 1.5))}
 #: further dash patterns of low-fidelity-only labels, by search fidelity
 _LOW_FIDELITY_DASHES = {"nst12": (0, (5, 1.5, 1, 1.5)), "ce12": (0, (5, 2))}
 
 OPTIMIZER_COLORS = {
     "mfkd": "#000000", "mf-ce": "#D55E00", "hyperband": "#009E73", "bohb": "#CC79A7", "gp-hf": "#0072B2",
     "rea": "#E69F00", "bohb-nb201": "#56B4E9", "random": "#7F7F7F", "bananas": "#6A3D9A", "reinforce": "#999933",
-    "local-search": "#882255",
+    "local-search": "#882255", "mf-nas": "#117733", "rea-zc": "#DDCC77", "topk": "#44AA99",
 }
 OPTIMIZER_MARKERS = {
     "mfkd": "o", "mf-ce": "s", "hyperband": "^", "bohb": "v", "gp-hf": "D", "rea": "P", "bohb-nb201": "<",
-    "random": "X", "bananas": "*", "reinforce": ">", "local-search": "h",
+    "random": "X", "bananas": "*", "reinforce": ">", "local-search": "h", "mf-nas": "d", "rea-zc": "p", "topk": "8",
 }
 HIGHLIGHT = "mfkd"
 
@@ -108,7 +110,7 @@ def families(runs: list) -> dict[str, str]:
 
 
 def legend_order(labels, families_of: dict[str, str]) -> list[str]:
-    """MF-KD first, then by family (multi-fidelity, low-fidelity-only, target-only), then by name."""
+    """MF-KD first, then by family (:data:`FAMILIES` order), then by name."""
     def key(label):
         fam = families_of.get(label, "")
         return (base_name(label) != HIGHLIGHT, FAMILIES.index(fam) if fam in FAMILIES else len(FAMILIES), label)

@@ -156,7 +156,7 @@ def test_reference_is_the_users_else_mfkd_else_mf_ce():
 
 def test_default_protocol_holds_every_family_with_checkpoints(tables):
     """The default (head-to-head): 10x NATS-Bench budget, 200-epoch target, checkpoints 1x/3x/10x NATS, and a
-    grid of low-fidelity-only, target-only and multi-fidelity searches; mfkd says why it cannot run."""
+    grid of low-fidelity-only, target-only, training-free and multi-fidelity searches; mfkd says why it cannot run."""
     from mfkdbench.experiments.grid import make_protocol, plan_comparison
 
     protocol = make_protocol("imagenet16-120", None)
@@ -165,7 +165,8 @@ def test_default_protocol_holds_every_family_with_checkpoints(tables):
     plan = plan_comparison(protocol, None, 1)
     runs = [c.optimizer for c in plan.cells]
     assert runs == ["random@ce12", "rea@ce12", "bohb-nb201@ce12", "random@200", "rea@200", "reinforce@200",
-                    "local-search@200", "bananas@200", "gp-hf@200", "bohb", "hyperband", "mf-ce"]
+                    "local-search@200", "bananas@200", "gp-hf@200", "rea-zc@ce12", "rea-zc@200", "bohb", "hyperband",
+                    "mf-ce", "mf-nas", "topk"]
     assert "cifar100-kd240" in plan.skipped["mfkd"] and plan.manifest["checkpoints_s"] == list(protocol.checkpoints_s) \
         or plan.manifest["checkpoints_s"] == protocol.checkpoints_s
     kd = plan_comparison(make_protocol("cifar100-kd240", None), None, 1)

@@ -38,7 +38,8 @@ def bench(benchmarks, name):
     """The first benchmark that offers what ``name`` needs."""
     for candidate in benchmarks:
         try:
-            make_optimizer(name, candidate.space, search_fidelities(candidate, "200"), np.random.default_rng(0))
+            make_optimizer(name, candidate.space, search_fidelities(candidate, "200", optimizer_class(name).training_free),
+                           np.random.default_rng(0))
         except UserError:
             continue
         return candidate
