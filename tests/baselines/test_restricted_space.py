@@ -78,6 +78,16 @@ def test_local_search_climbs_through_the_neighbourhood(kd240):
         assert second in set(kd240.neighbourhood(first))  # the old rule restarted at a random cell
 
 
+def test_bananas_mutates_the_best_cells_into_their_neighbourhoods(kd240):
+    bananas = _optimizer("bananas", kd240, 0)
+    lonely = [int(i) for i in kd240.candidates if len(kd240.neighbours(i)) == 0][:10]
+    for rank, index in enumerate(lonely):
+        bananas.tell(_trial(index), 60.0 + rank, 1.0)
+    near = set(kd240.neighbourhood(lonely[-1])) | set(kd240.neighbourhood(lonely[-2]))
+    mutations = bananas._mutations()
+    assert mutations and set(mutations) <= near  # the old rule: no mutation of either parent is in the space
+
+
 def _trial(index):
     from mfkdbench.search.optimizer import Trial
 
