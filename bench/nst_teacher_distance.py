@@ -46,7 +46,8 @@ def main() -> None:
     target = tables.get("cifar100", "test_acc_200")[cells]
     distance = (space.ops(cells) != space.ops([TEACHER_INDEX])[0]).sum(axis=1)
     rng = np.random.default_rng(args.seed)
-    print(f"cifar100-kd240: {len(cells)} cells with NST-12, teacher {space.arch(TEACHER_INDEX)} (index {TEACHER_INDEX})")
+    print(f"cifar100-kd240: {len(cells)} cells with NST-12, teacher {space.arch(TEACHER_INDEX)} "
+          f"(index {TEACHER_INDEX})")
     print("Spearman with the 200-epoch test accuracy, by edit distance to the teacher; gain = NST - CE, "
           f"95 % paired bootstrap ({args.bootstrap} resamples)\n")
     print("| edges differing from the teacher | cells | NST-12 | CE-12 | gain NST - CE | 95 % interval |")

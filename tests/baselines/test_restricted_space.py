@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mfkdbench.nb201.space import N_ARCHS, N_EDGES, N_OPS
-from mfkdbench.search.optimizer import make_optimizer
+from mfkdbench.search.optimizer import Trial, make_optimizer
 from mfkdbench.search.simulator import search_fidelities
 
 
@@ -30,7 +30,8 @@ def _optimizer(name, space, seed, **options):
 
 
 def test_nearest_and_neighbourhood_by_hand(space):
-    base = space.index("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|")
+    base = space.index("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+"
+                       "|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|")
     two = space.index("|none~0|+|none~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|")
     far = space.index("|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|")
     small = space.restrict([base, two, far])
@@ -89,8 +90,6 @@ def test_bananas_mutates_the_best_cells_into_their_neighbourhoods(kd240):
 
 
 def _trial(index):
-    from mfkdbench.search.optimizer import Trial
-
     return Trial(0, int(index), "200")
 
 
