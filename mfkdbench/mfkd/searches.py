@@ -309,7 +309,7 @@ class ZeroCostGPSearch(GPSearch):
 def normal_scores(scores: np.ndarray) -> np.ndarray:
     """Normal scores of the ranks of the finite ``scores`` (ties: average rank); 0 where a score is missing.
     (On 6 held-out designs per dataset the rank transform of ``params`` predicted held-out cells better than
-    the standardized raw or log values: ``docs/mfkd.md``.)"""
+    the standardized raw or log values: ``bench/zc_prior_heldout.py``.)"""
     out = np.zeros(len(scores))
     finite = np.isfinite(scores)
     out[finite] = ndtri((rankdata(scores[finite]) - 0.5) / finite.sum())
