@@ -195,12 +195,13 @@ class Bananas(Optimizer):
         return chosen
 
     def _mutations(self) -> list[int]:
-        """Up to ``num_candidates`` distinct unused one-edge mutations of the best cells."""
+        """Up to ``num_candidates`` distinct unused one-edge mutations of the best cells (on a restricted space,
+        ``SearchSpace.neighbourhood``: a mutation outside it becomes the candidates nearest to it)."""
         best = np.argsort(-np.array(self._scores), kind="stable")[:self.num_arches_to_mutate]
         per_parent = self.num_candidates // len(best)
         out: dict[int, None] = {}
         for parent in best:
-            neighbours = self.space.neighbours(self._indices[parent])
+            neighbours = self.space.neighbourhood(self._indices[parent])
             if len(neighbours):
                 for index in neighbours[self.rng.integers(len(neighbours), size=per_parent)]:
                     if not self.unseen.used[index]:

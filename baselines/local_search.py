@@ -5,7 +5,8 @@ The variant of NASLib's ``LocalSearch`` (best improvement): start from the
 best of ``num_init`` random cells (default 1: the search climbs from its
 first cell at once; NASLib's default is 10 random cells first, ``num_init=10``
 here), evaluate the whole one-edge neighbourhood
-of the current cell in random order, move to the best neighbour if it beats
+of the current cell in random order (on a restricted space, the cells nearest to each one-edge
+mutation that is not in it: ``SearchSpace.neighbourhood``), move to the best neighbour if it beats
 the current cell, otherwise (a local optimum) restart from a new random cell.
 Cells already evaluated are not evaluated again (their scores are reused), so
 a small search space runs out: ``ask`` then returns ``None``.
@@ -57,7 +58,7 @@ class LocalSearch(Optimizer):
                 self.center = max(self.batch, key=self.scores.__getitem__)
                 self.batch = []
             elif self.center is not None:
-                neighbours = self.space.neighbours(self.center)
+                neighbours = self.space.neighbourhood(self.center)
                 best = max(neighbours, key=lambda i: self.scores[i], default=None)
                 if best is not None and self.scores[best] > self.scores[self.center]:
                     self.center = int(best)
@@ -69,7 +70,7 @@ class LocalSearch(Optimizer):
                     return  # every cell has been evaluated
                 self.queue = list(self.batch)
             else:
-                fresh = [int(i) for i in self.space.neighbours(self.center) if int(i) not in self.proposed]
+                fresh = [int(i) for i in self.space.neighbourhood(self.center) if int(i) not in self.proposed]
                 self.queue = [fresh[i] for i in self.rng.permutation(len(fresh))]
 
     def _unvisited(self, n: int) -> list[int]:

@@ -45,18 +45,21 @@ class RegularizedEvolution(Optimizer):
         return self.mutate(parent[0]), self.high
 
     def mutate(self, index: int) -> int:
-        """A one-edge mutation of ``index`` inside the search space (a random cell if it has no neighbour there)."""
+        """A one-edge mutation of ``index``; if the child is not in the (restricted) search space, one of the
+        candidates nearest to the child (``index`` excluded), so that a sparse space is searched by the
+        same local moves as the full one (a random cell if the space holds no other cell)."""
         ops = self.space.ops([index])[0]
         edge = min(int(np.searchsorted(EDGE_CDF, self.rng.random(), side="right")), len(EDGES) - 1)
         new_op = int(self.rng.integers(N_OPS - 1))
         ops[edge] = new_op + (new_op >= ops[edge])
-        child = int(self.space.code_index[ops_to_codes(ops[None])[0]])
+        code = int(ops_to_codes(ops[None])[0])
+        child = int(self.space.code_index[code])
         if child in self.space:
             return child
-        neighbours = self.space.neighbours(index)
-        if len(neighbours) == 0:
+        nearest = self.space.nearest(code, exclude=index)
+        if len(nearest) == 0:
             return int(self.space.sample(self.rng))
-        return int(neighbours[self.rng.integers(len(neighbours))])
+        return int(nearest[self.rng.integers(len(nearest))])
 
     def tell(self, trial, score, cost):
         self.population.append((trial.index, -math.inf if math.isnan(score) else score))

@@ -20,10 +20,14 @@ from mfkdbench.nb201.space import N_EDGES, N_OPS, ops_to_codes
 
 @register("reinforce")
 class Reinforce(Optimizer):
-    """Policy-gradient search; the reward is the search score (accuracy in percent)."""
+    """Policy-gradient search; the reward is the search score (accuracy in percent).
 
-    #: resampling attempts for a cell outside a restricted search space before drawing uniformly
-    MAX_DRAWS = 100
+    On a restricted space (``cifar100-kd240``, a store's cells) the policy is the per-edge one conditioned on
+    the candidates: a cell is drawn with probability proportional to its product of edge probabilities, and
+    the gradient of its log-probability subtracts the conditioned distribution's per-edge marginals instead of
+    the edge probabilities. (Drawing until a candidate came up, then uniformly, ignored the policy exactly when
+    it had learnt something: once it favoured cells outside the space.)
+    """
 
     #: non-default values of every option, each changing the search (tests/search/test_options.py)
     option_probes = {"learning_rate": 0.5, "ema_momentum": 0.1}
@@ -42,14 +46,22 @@ class Reinforce(Optimizer):
         z = np.exp(self.logits - self.logits.max(axis=1, keepdims=True))
         return z / z.sum(axis=1, keepdims=True)
 
+    def candidate_probabilities(self) -> np.ndarray:
+        """Probability of each candidate (``space.candidates`` order) under the policy conditioned on the space."""
+        z = self.logits - self.logits.max(axis=1, keepdims=True)
+        log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        cell = log_p[np.arange(N_EDGES), self.space.candidate_ops].sum(axis=1)
+        p = np.exp(cell - cell.max())
+        return p / p.sum()
+
     def ask(self):
+        if self.space.restricted:
+            cdf = np.cumsum(self.candidate_probabilities())
+            pick = min(int(np.searchsorted(cdf, self.rng.random() * cdf[-1], side="right")), len(cdf) - 1)
+            return int(self.space.candidates[pick]), self.high
         cdf = np.cumsum(self.probabilities(), axis=1)
-        for _ in range(self.MAX_DRAWS):
-            ops = (self.rng.random((N_EDGES, 1)) > cdf).sum(axis=1).clip(max=N_OPS - 1)
-            index = int(self.space.code_index[ops_to_codes(ops[None])[0]])
-            if index in self.space:
-                return index, self.high
-        return int(self.space.sample(self.rng)), self.high
+        ops = (self.rng.random((N_EDGES, 1)) > cdf).sum(axis=1).clip(max=N_OPS - 1)
+        return int(self.space.code_index[ops_to_codes(ops[None])[0]]), self.high
 
     def tell(self, trial, score, cost):
         if math.isnan(score):
@@ -59,8 +71,18 @@ class Reinforce(Optimizer):
         advantage = score - self._ema_num / self._ema_den
         ops = self.space.ops([trial.index])[0]
         # gradient of the loss -log p(ops) * advantage with respect to the logits
-        grad = (self.probabilities() - np.eye(N_OPS)[ops]) * advantage
+        grad = (self.marginals() - np.eye(N_OPS)[ops]) * advantage
         self._adam(grad)
+
+    def marginals(self) -> np.ndarray:
+        """``(6, 5)`` probability of each op on each edge under the policy (conditioned on a restricted space)."""
+        if not self.space.restricted:
+            return self.probabilities()
+        p = self.candidate_probabilities()
+        out = np.zeros((N_EDGES, N_OPS))
+        for edge in range(N_EDGES):
+            out[edge] = np.bincount(self.space.candidate_ops[:, edge], weights=p, minlength=N_OPS)
+        return out
 
     def _adam(self, grad: np.ndarray, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> None:
         """One Adam step with torch's defaults."""

@@ -103,10 +103,12 @@ ACQUISITIONS = {"ucb": ucb, "ei": expected_improvement}
 
 
 class CandidatePool:
-    """The cells a search may propose and their encodings (plus, off the one-hot grid, cached distances)."""
+    """The cells a search may propose and their encodings (plus, off the one-hot grid, cached distances);
+    ``prior``: their zero-cost scores, for a model fitted with a zero-cost prior mean."""
 
-    def __init__(self, indices: np.ndarray, encodings: np.ndarray):
+    def __init__(self, indices: np.ndarray, encodings: np.ndarray, prior: np.ndarray | None = None):
         self.indices = np.asarray(indices, dtype=np.int64)
+        self.prior = None if prior is None else np.asarray(prior, dtype=np.float64)
         self._x = np.asarray(encodings, dtype=np.float64)
         self._grid = grid_positions(self._x)
         if self._grid is not None:  # the grid position of every NB201 index in the pool (-1: not in it)
@@ -134,6 +136,13 @@ class CandidatePool:
 
     def means(self, model: CoKriging, level: int, observed) -> np.ndarray:
         """Standardized posterior means of every cell; ``observed``: the model's (low, high) NB201 indices."""
+        mean = self._kernel_means(model, level, observed)
+        if model.prior is not None:
+            mean += model.prior_weight(level) * self.prior
+        return mean
+
+    def _kernel_means(self, model: CoKriging, level: int, observed) -> np.ndarray:
+        """The posterior means less the prior mean: the kernel expansion over the observations."""
         if self._grid is None:
             d = self.sqdist(observed[0], model.x_low), self.sqdist(observed[1], model.x_high)
             cross = model.cross_cov(*d, level, dtype=np.float32)
@@ -200,4 +209,7 @@ class CandidatePool:
     def posterior(self, model: CoKriging, level: int):
         """Standardized posterior mean and variance of every cell, straight from the model (float64)."""
         cross = model.cross_cov(sqdist(self._x, model.x_low), sqdist(self._x, model.x_high), level)
-        return cross @ model.alpha, model.variance_from_cross(cross, level)
+        mean = cross @ model.alpha
+        if model.prior is not None:
+            mean += model.prior_weight(level) * self.prior
+        return mean, model.variance_from_cross(cross, level)

@@ -6,6 +6,13 @@ Model (MF-KD, Trofimov et al., IEEE Access 2023, as in the authors' code)::
     k_t(x, x') = c_t * exp(-|x - x'|^2 / (2 l_t^2))   (constant * RBF)
     y_low = f_low + N(0, s_l),   y_high = f_high + N(0, s_h)
 
+With a zero-cost prior (``fit(..., prior_low=, prior_high=)``: a training-free score ``z`` of every
+observed cell, known for every cell at no training cost) the low level gets the prior mean ``w z(x)``, so
+``f_low = w z + g``, ``f_high = rho (w z + g) + delta`` (universal kriging with one regressor). The weight
+``w`` is not a hyperparameter: at every ``theta`` it is the generalized-least-squares estimate
+``h^T K^-1 y / h^T K^-1 h`` with ``h = [z_low; rho z_high]``, the maximizer of the likelihood, which is
+then the profile likelihood (its gradient: the fixed-``w`` one plus, for ``rho``, ``w alpha_high^T z_high``).
+
 Each level has its own observation noise (``s_h`` is free of ``s_l``, as in
 emukit's linear multi-fidelity model). All observations of both levels form
 one joint Gaussian (no nesting is assumed); each level's targets are
@@ -122,7 +129,8 @@ class CoKriging:
     """Kennedy-O'Hagan co-kriging with ``levels=2``; a single GP (low level only) with ``levels=1``.
 
     ``theta`` (log scale except ``rho``): ``[rho, log c_l, log l_l, log s_l, log c_d, log l_d, log s_h]``
-    for two levels, ``[log c, log l, log s]`` for one.
+    for two levels, ``[log c, log l, log s]`` for one. ``weight``: the fitted weight ``w`` of the
+    zero-cost prior mean (0 without one).
     """
 
     def __init__(self, levels: int = 2, n_restarts: int = 3, rng: np.random.Generator | None = None,
@@ -176,33 +184,40 @@ class CoKriging:
         return frozenset(np.flatnonzero((theta - lo < _AT_BOUND) | (hi - theta < _AT_BOUND)).tolist())
 
     # ---- fitting -------------------------------------------------------------
-    def fit(self, x_low, y_low, x_high=None, y_high=None, optimize: bool = True) -> CoKriging:
-        """Condition on the observations (and fit hyperparameters unless ``optimize=False``)."""
+    def fit(self, x_low, y_low, x_high=None, y_high=None, optimize: bool = True, prior_low=None,
+            prior_high=None) -> CoKriging:
+        """Condition on the observations (and fit hyperparameters unless ``optimize=False``); ``prior_low`` /
+        ``prior_high``: the zero-cost score of each observed cell (both or neither), for the prior mean."""
         x_low = np.asarray(x_low, dtype=np.float64)
         x_high = np.zeros((0, x_low.shape[1])) if x_high is None else np.asarray(x_high, dtype=np.float64)
         if self.levels == 1 and len(x_high):
             raise ValueError("a one-level model takes no high-fidelity data")
         y_l, self.mean_low, self.std_low = _standardize(y_low)
         y_h, self.mean_high, self.std_high = _standardize(np.zeros(0) if y_high is None else y_high)
-        self._condition(x_low, y_l, x_high, y_h)
+        prior = None if prior_low is None else np.concatenate([prior_low, np.zeros(0) if prior_high is None
+                                                                else prior_high]).astype(np.float64)
+        self._condition(x_low, y_l, x_high, y_h, prior)
         self.bounds = self._limits(_BOUNDS_LEVEL)
         if optimize:
             self.theta = self._optimize()
         elif self.theta is None:
             self.theta = self._default_theta(self.d)
         self.chol, self.alpha = self._factor(self.theta)
+        self.weight = self._factored[3]
         inverted = self._inverted
         self._chol_inv = inverted[1] if inverted is not None and np.array_equal(inverted[0], self.theta) else None
         return self
 
-    def _condition(self, x_low, y_low, x_high, y_high) -> None:
-        """Set the (standardized) observations and their binned squared distances."""
-        self.x_low, self.x_high, self.n_low = x_low, x_high, len(y_low)
+    def _condition(self, x_low, y_low, x_high, y_high, prior=None) -> None:
+        """Set the (standardized) observations, their zero-cost scores and their binned squared distances."""
+        if prior is not None and len(prior) != len(y_low) + len(y_high):
+            raise ValueError("the zero-cost prior needs one score per observation")
+        self.x_low, self.x_high, self.n_low, self.prior = x_low, x_high, len(y_low), prior
         self.y = np.concatenate([y_low, y_high])
         x_all = np.vstack([x_low, x_high])
         self.d = sqdist(x_all, x_all)
         self._dvalues, self._bins = _bins(self.d, x_all, self.n_low)
-        self._factored = self._inverted = None  # the last (theta, chol, alpha) and (theta, chol^-1)
+        self._factored = self._inverted = None  # the last (theta, chol, alpha, weight) and (theta, chol^-1)
 
     def _explorer(self) -> CoKriging:
         """This model on a random ``explore_share`` of each level's observations, at least ``explore_min`` in all
@@ -216,7 +231,10 @@ class CoKriging:
             picks.append(np.sort(self.rng.choice(size, keep, replace=False)) if size else np.zeros(0, np.intp))
         low, high = picks
         sub = CoKriging(self.levels)
-        sub._condition(self.x_low[low], self.y[: self.n_low][low], self.x_high[high], self.y[self.n_low:][high])
+        prior = None if self.prior is None else np.concatenate([self.prior[: self.n_low][low],
+                                                                 self.prior[self.n_low:][high]])
+        sub._condition(self.x_low[low], self.y[: self.n_low][low], self.x_high[high], self.y[self.n_low:][high],
+                       prior)
         sub.bounds = self.bounds
         return sub
 
@@ -293,7 +311,8 @@ class CoKriging:
         return -value, -grad
 
     def _factor(self, theta):
-        """Cholesky factor (lower) of the joint covariance of all observations and ``K^-1 y``.
+        """Cholesky factor (lower) of the joint covariance of all observations and ``K^-1 (y - w h)``
+        (``w = 0`` without a zero-cost prior, else its least-squares weight at ``theta``).
 
         The covariance is a table lookup: its entries depend only on the block
         (low-low, high-low, high-high, diagonal) and the squared distance,
@@ -301,7 +320,7 @@ class CoKriging:
         """
         theta = np.asarray(theta, dtype=np.float64)
         if self._factored is not None and np.array_equal(self._factored[0], theta):
-            return self._factored[1:]
+            return self._factored[1:3]
         rho, (c_l, ls_l, s_l), delta = self._unpack(theta)
         nv = len(self._dvalues)
         table = np.empty(3 * nv + 2)  # low-low, high-low, high-high; diagonal low, high
@@ -317,8 +336,20 @@ class CoKriging:
         if info != 0:
             raise np.linalg.LinAlgError("joint covariance is not positive definite")
         alpha, _ = lapack.dpotrs(chol, self.y, lower=1)
-        self._factored = (theta.copy(), chol, alpha)
+        weight = 0.0
+        if self.prior is not None:
+            h = self._regressor(rho)
+            k_h, _ = lapack.dpotrs(chol, h, lower=1)
+            weight = float(h @ alpha) / float(h @ k_h)
+            alpha = alpha - weight * k_h
+        self._factored = (theta.copy(), chol, alpha, weight)
         return chol, alpha
+
+    def _regressor(self, rho: float) -> np.ndarray:
+        """``h``: the zero-cost score of each observation, times ``rho`` at the high level."""
+        h = self.prior.copy()
+        h[self.n_low:] *= rho
+        return h
 
     def log_marginal_likelihood(self, theta=None, gradient: bool = False):
         """Log marginal likelihood of the standardized observations (and its gradient in ``theta``).
@@ -330,8 +361,10 @@ class CoKriging:
         """
         theta = self.theta if theta is None else np.asarray(theta, dtype=np.float64)
         chol, alpha = self._factor(theta)
+        weight = self._factored[3]
         n, nv = len(self.y), len(self._dvalues)
-        value = -0.5 * self.y @ alpha - np.log(np.diag(chol)).sum() - 0.5 * n * np.log(2 * np.pi)
+        residual = self.y if self.prior is None else self.y - weight * self._regressor(self._unpack(theta)[0])
+        value = -0.5 * residual @ alpha - np.log(np.diag(chol)).sum() - 0.5 * n * np.log(2 * np.pi)
         if not gradient:
             return value
         chol_inv = _inverse_lower(chol.copy(order="F"))
@@ -351,11 +384,18 @@ class CoKriging:
         if self.levels == 2:
             c_d, ls_d, s_h = delta
             r_d = _correlation(self._dvalues, ls_d)
-            grad = [c_l * (r_hl + 2 * rho * r_hh)] + grad + [
+            d_rho = c_l * (r_hl + 2 * rho * r_hh)
+            if self.prior is not None:  # the prior mean rho w z of the high observations
+                d_rho += weight * (alpha[self.n_low:] @ self.prior[self.n_low:])
+            grad = [d_rho] + grad + [
                 c_d * (w_hh @ r_d + tr_h), c_d * (w_hh @ (r_d * self._dvalues)) / ls_d**2, s_h * tr_h]
         return value, np.array(grad)
 
     # ---- prediction ------------------------------------------------------------
+    def prior_weight(self, level: int) -> float:
+        """Weight of the zero-cost score in the prior mean of ``f_level``: ``w`` (low), ``rho w`` (high)."""
+        return self.weight * self._unpack(self.theta)[0] ** level
+
     def prior_var(self, level: int) -> float:
         """Prior variance of the (standardized) latent function at ``level``."""
         rho, (c_l, _, _), delta = self._unpack(self.theta)
@@ -430,11 +470,15 @@ class CoKriging:
         mu, sd = (self.mean_low, self.std_low) if level == 0 else (self.mean_high, self.std_high)
         return mean * sd + mu, var * sd**2
 
-    def predict(self, x, level: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior mean and variance of the latent ``f_low`` (``level=0``) or ``f_high`` (``level=1``)."""
+    def predict(self, x, level: int = 1, prior=None) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and variance of the latent ``f_low`` (``level=0``) or ``f_high`` (``level=1``);
+        ``prior``: the zero-cost scores of ``x`` (a model fitted with a prior needs them)."""
         x = np.asarray(x, dtype=np.float64)
         cross = self.cross_cov(sqdist(x, self.x_low), sqdist(x, self.x_high), level)
-        return self.unstandardize(cross @ self.alpha, self.variance_from_cross(cross, level), level)
+        mean = cross @ self.alpha
+        if self.prior is not None:
+            mean += self.prior_weight(level) * np.asarray(prior, dtype=np.float64)
+        return self.unstandardize(mean, self.variance_from_cross(cross, level), level)
 
     def _check_level(self, level: int) -> None:
         if level not in range(self.levels):

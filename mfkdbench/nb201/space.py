@@ -263,6 +263,40 @@ class SearchSpace:
         out = self.code_index[neighbour_codes(int(self.index_codes[check_index(index)]))]
         return out[self._allowed[out]]
 
+    @property
+    def restricted(self) -> bool:
+        """Whether searches are limited to fewer than all 15,625 cells."""
+        return len(self.candidates) < N_ARCHS
+
+    @cached_property
+    def candidate_ops(self) -> np.ndarray:
+        """``(len(self), 6)`` op codes of the candidates, in the order of :attr:`candidates`."""
+        return self.ops(self.candidates)
+
+    def nearest(self, code: int, exclude: int | None = None) -> np.ndarray:
+        """NB201 indices of the candidates with the fewest edges differing from the cell ``code``
+        (NB201 index ``exclude`` left out; empty if no other candidate is left)."""
+        distance = (self.candidate_ops != codes_to_ops(np.array([code]))[0]).sum(axis=1)
+        if exclude is not None:
+            distance[self.candidates == exclude] = N_EDGES + 1
+        if len(distance) == 0 or distance.min() > N_EDGES:
+            return np.empty(0, dtype=np.int64)
+        return self.candidates[distance == distance.min()]
+
+    def neighbourhood(self, index: int) -> np.ndarray:
+        """The one-edge mutations of ``index`` as seen inside the space: each mutation that is a candidate,
+        and for each one that is not, the candidates nearest to it (``index`` itself left out), without
+        repeats in the order of the mutations. On the full space it is :meth:`neighbours`; on a restricted
+        one a cell keeps a neighbourhood to climb through where few or none of its 24 mutations exist."""
+        if not self.restricted:
+            return self.neighbours(index)
+        out: dict[int, None] = {}
+        for code in neighbour_codes(int(self.index_codes[check_index(index)])):
+            child = int(self.code_index[code])
+            near = [child] if self.allowed[child] else self.nearest(code, exclude=index).tolist()
+            out.update(dict.fromkeys(near))
+        return np.fromiter(out, dtype=np.int64, count=len(out))
+
     def onehot(self, indices) -> np.ndarray:
         """``(n, 30)`` one-hot encodings of NB201 indices."""
         return onehot(self.index_codes[np.asarray(indices, dtype=np.int64)])
