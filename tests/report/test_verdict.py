@@ -3,7 +3,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mfkdbench.report.stats import wilcoxon_vs_reference
 from mfkdbench.report.verdict import verdict_table, verdict_text
 
 FAMILIES = {"best": "target-only", "twin": "low-fidelity-only", "mfkd": "multi-fidelity", "hb": "multi-fidelity",

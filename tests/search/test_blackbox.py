@@ -7,7 +7,7 @@ import pytest
 
 from mfkdbench import BenchmarkObjective, load_benchmark
 from mfkdbench.errors import UserError
-from mfkdbench.nb201.space import EDGE_NAMES, OPS, Arch
+from mfkdbench.nb201.space import EDGE_NAMES, OPS
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
