@@ -180,6 +180,12 @@ def _final_values(stats: dict) -> dict[str, float]:
     return out
 
 
+def _markevery(values: np.ndarray) -> float | None:
+    """A marker at every 12 % of a curve's length; none on a curve with fewer than two finite points (matplotlib's
+    fractional ``markevery`` fails on an empty path: a search whose every point is off a log axis)."""
+    return 0.12 if np.isfinite(values).sum() > 1 else None
+
+
 def draw_anytime(ax, grid: np.ndarray, stats: dict, by: str, families_of: dict[str, str], names=None,
                  context=(), floor: float | None = None, bands: bool = True) -> tuple[dict, bool]:
     """Centre line (and band) of ``names`` (default all of ``stats``) on ``ax``, and of ``context`` in grey without
@@ -201,7 +207,7 @@ def draw_anytime(ax, grid: np.ndarray, stats: dict, by: str, families_of: dict[s
                 reached = True
                 ax.plot(grid[zero[0]], floor, marker="v", ms=7, color=look["color"], clip_on=False, zorder=6)
         labels[name] = name + (" (best of its family)" if grey else "") + (f" ({notes[name]})" if name in notes else "")
-        ax.plot(grid, shown, label=labels[name], markevery=0.12, **look)
+        ax.plot(grid, shown, label=labels[name], markevery=_markevery(shown), **look)
         if bands and not grey:
             ax.fill_between(grid, low, high, color=look["color"], alpha=0.10, lw=0)
     ax.set_xscale("log")
@@ -311,7 +317,7 @@ def plot_ranks(frame: pd.DataFrame, stem: Path, title: str, families_of: dict[st
         for name in [*grey, *coloured]:
             look = (style.context_style if name in grey else style.line_style)(name, families_of.get(name, ""))
             label = name + (" (best of its family)" if name in grey else "") + (f" ({notes[name]})" if name in notes else "")
-            ax.plot(ranks.index, ranks[name], label=label, markevery=0.12, **look)
+            ax.plot(ranks.index, ranks[name], label=label, markevery=_markevery(ranks[name].to_numpy()), **look)
             first = ranks[name].first_valid_index()
             if first is not None:
                 ax.plot(first, ranks.loc[first, name], marker="|", ms=12, mew=2, color=look["color"], zorder=look["zorder"])

@@ -139,3 +139,17 @@ def test_family_panels_with_two_dozen_searches_give_each_curve_its_own_look(tmp_
         plt.close("all")
     drawn = {ln.get_label().split(" ")[0] for ax in axes for ln in ax.get_lines()}
     assert set(names) <= drawn
+
+
+def test_a_curve_with_no_point_on_the_log_axis_is_drawn_without_failing(tmp_path):
+    """A search at regret 0 from its first point has nothing on the log axis: saving the figure used to fail in
+    matplotlib's fractional ``markevery`` (an IndexError traceback at the end of ``compare``)."""
+    grid = np.geomspace(10, 1e4, 20)
+    stats = {"mf-nas": (np.zeros(20), np.zeros(20), np.zeros(20)),
+             "rea@200": (np.linspace(3, 1, 20), np.linspace(2, 0.5, 20), np.linspace(4, 1.5, 20))}
+    fig, ax = plt.subplots()
+    ax.set_yscale("log")
+    labels, reached = figures.draw_anytime(ax, grid, stats, "time", {"mf-nas": "training-free"}, floor=0.01)
+    fig.savefig(tmp_path / "f.png")
+    plt.close(fig)
+    assert reached and set(labels) == {"mf-nas", "rea@200"}
