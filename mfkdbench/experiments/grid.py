@@ -39,8 +39,9 @@ from mfkdbench.version import __version__
 from mfkdbench.experiments.store import CellClaims, ResultStore, encode_run
 from mfkdbench.search.presets import DEFAULT_PRESET
 
-#: manifest entries that describe but do not identify the data (a path may be spelled differently)
-INFORMATIONAL = ("data_source", "lowfi_store")
+#: manifest entries that describe but do not identify the data (a path may be spelled differently; the skipped
+#: searches of the default grid depend on the extras installed)
+INFORMATIONAL = ("data_source", "lowfi_store", "skipped")
 
 
 @dataclass(frozen=True)
@@ -204,7 +205,7 @@ def plan_comparison(protocol: Protocol, data: str | None, seeds: int, optimizers
         **dataclasses.asdict(protocol), "package": "mfkdbench", "version": __version__, "benchmark": bench.name,
         "dataset": bench.dataset, "data_source": meta.get("source"),
         "data_checksum": meta.get("checksum") or meta.get("source"), "report_metric": bench.report_metric,
-        "optimum": bench.optimum,
+        "optimum": bench.optimum, "skipped": dict(skipped),
     }
     cells = [Cell(name, s) for name in runnable for s in range(seeds)]
     return Plan(protocol, data, cells, skipped, manifest)

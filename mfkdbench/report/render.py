@@ -113,7 +113,7 @@ def render(folder: str | Path, reference: str | None = None,
     caption = (f"{bench}: final {metric} over seeds; optimum {optimum:.2f}; target = regret <= {target_regret} pp; "
                f"budget {manifest['budget_s']:.0f} simulated s ({manifest.get('preset') or 'custom'})")
     verdict_md = verdict_markdown(verdict, ref, short_reason(ref, reference))
-    md = f"# {bench}\n\n{verdict_md}\n{caption}\n\n" + markdown(header, rows) + _notes(runs, out, optimum)
+    md = f"# {bench}\n\n{verdict_md}\n{caption}\n\n" + markdown(header, rows) + _notes(runs, out, optimum, manifest.get("skipped"))
     files[1].write_text(md)
     files.append(folder / "verdict.md")
     files[-1].write_text(verdict_md)
@@ -199,8 +199,9 @@ def render_panels(folders: list[Path], stem: Path, band: str = "iqr") -> list[Pa
     return figures.plot_anytime_panels(panels, stem, "Anytime regret on every benchmark", band)
 
 
-def _notes(runs: list, out: pd.DataFrame, optimum: float) -> str:
-    """Families, how low-fidelity-only searches recommend, and rows that are identical (with why)."""
+def _notes(runs: list, out: pd.DataFrame, optimum: float, skipped: dict[str, str] | None = None) -> str:
+    """Families, how low-fidelity-only searches recommend, rows that are identical (with why) and the searches
+    of the default grid that were skipped (with why: the manifest's ``skipped``)."""
     families: dict[str, list[str]] = {}
     for r in runs:
         family = r.config.get("family", "unlabelled")
@@ -221,6 +222,7 @@ def _notes(runs: list, out: pd.DataFrame, optimum: float) -> str:
             why = ("with the same seed they start from the same random cells, and the budget ended before their "
                    "final choices differed")
         lines.append(f"- identical in every seed: {', '.join(group)} ({why})")
+    lines += [f"- skipped {name}: {reason}" for name, reason in sorted((skipped or {}).items())]
     return "\n" + "\n".join(lines) + "\n"
 
 

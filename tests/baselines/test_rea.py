@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from baselines.rea import RegularizedEvolution
+from mfkdbench.baselines.rea import RegularizedEvolution
 from mfkdbench.nb201.benchmark import Fidelity
 from mfkdbench.search.optimizer import Trial
 

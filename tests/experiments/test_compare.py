@@ -382,3 +382,17 @@ def test_two_compare_processes_share_the_cells(tmp_path, workers):
     assert sorted(ran[0] + ran[1]) == sorted(f"{o}/{s}" for o in ("random@200", "rea@200") for s in range(8))
     assert len(ran[0]) >= 3 and len(ran[1]) >= 3  # both took part
     assert len(stored_runs(tmp_path / "out")) == 16
+
+
+def test_skipped_searches_of_the_default_grid_are_named_in_the_summary(tmp_path, capsys, cache):
+    """mfkd has no KD fidelity on the full CIFAR-100 space: the default grid skips it, and summary.md says so
+    and why (also after `figures` re-renders from the store alone)."""
+    out = tmp_path / "c100"
+    main(["compare", "--dataset", "cifar100", "--seeds", "1", "--budget", "3000", "--workers", "1",
+          "--out", str(out), "--quiet"])
+    capsys.readouterr()
+    line = next(ln for ln in (out / "summary.md").read_text().splitlines() if ln.startswith("- skipped mfkd:"))
+    assert "needs the low fidelity 'nst12'" in line
+    (out / "summary.md").unlink()
+    main(["figures", "--results", str(out)])
+    assert line in (out / "summary.md").read_text().splitlines()
