@@ -26,6 +26,8 @@ class WarmedUpREA(RegularizedEvolution):
 
     training_free = True
     option_probes = {"metric": "naswot", "n_warmup": 200, "population_size": 20, "sample_size": 5}
+    #: the first 2,000 evaluations are the free warm-up ranking; evolution acts after them
+    probe_evaluations = 2100
 
     def __init__(self, space, fidelities, rng, metric: str = "params", n_warmup: int = 2000, **options):
         super().__init__(space, fidelities, rng, **options)

@@ -32,7 +32,7 @@ from .hyperband import chosen_ladder
 
 
 class SMACFacade(Optimizer):
-    """A SMAC facade on the six edges and the rung ladder; subclasses pick the facade in :meth:`facade`."""
+    """A SMAC facade on the six edges and the rung ladder; subclasses pick the facade in :meth:`make_facade`."""
 
     multi_fidelity = True
 
@@ -54,10 +54,10 @@ class SMACFacade(Optimizer):
             scenario = Scenario(configuration_space(), output_directory=Path(folder), deterministic=True,
                                 crash_cost=0.0, n_trials=MAX_EVALUATIONS, min_budget=1,
                                 max_budget=self.eta ** (len(self.ladder) - 1), seed=int(rng.integers(2**31)))
-            self.smac = self.facade(scenario, **options)
+            self.smac = self.make_facade(scenario, **options)
         self._pending: dict[tuple[int, str], deque] = {}
 
-    def facade(self, scenario, **options):
+    def make_facade(self, scenario, **options):
         raise NotImplementedError
 
     def ask(self):
@@ -80,9 +80,9 @@ class SMACFacade(Optimizer):
 class SMACHyperband(SMACFacade):
     """SMAC3's ``HyperbandFacade`` on NB201's fidelities (random configurations)."""
 
-    option_probes = {"eta": 2}
+    option_probes = {"eta": 2, "rungs": ["nst12", "200"]}  # rungs: on the 240 cells with NST runs
 
-    def facade(self, scenario, **options):
+    def make_facade(self, scenario, **options):
         if options:
             raise UserError(f"optimizer {self.name!r} has no option(s) {', '.join(sorted(options))}")
         from smac import HyperbandFacade
@@ -95,9 +95,11 @@ class SMACHyperband(SMACFacade):
 class SMACMultiFidelity(SMACFacade):
     """SMAC3's ``MultiFidelityFacade`` (random-forest surrogate, Hyperband intensifier) on NB201's fidelities."""
 
-    option_probes = {"eta": 2, "random_probability": 0.9, "initial_configs": 3}
+    option_probes = {"eta": 2, "rungs": ["nst12", "200"], "random_probability": 0.9, "initial_configs": 3}
+    #: its random interleaving acts after the initial design
+    probe_evaluations = 150
 
-    def facade(self, scenario, random_probability: float = 0.2, initial_configs: int | None = None, **options):
+    def make_facade(self, scenario, random_probability: float = 0.2, initial_configs: int | None = None, **options):
         if options:
             raise UserError(f"optimizer {self.name!r} has no option(s) {', '.join(sorted(options))}")
         from smac import MultiFidelityFacade as Facade

@@ -114,6 +114,8 @@ class SyneTuneREA(SyneTuneScheduler):
     """syne-tune's ``REA`` (regularized evolution) at one fidelity."""
 
     option_probes = {"population_size": 5, "sample_size": 2}
+    #: the tournament acts once the first population (100) is in
+    probe_evaluations = 150
 
     def make_scheduler(self, seed, population_size: int = 100, sample_size: int = 10, **options):
         if options:
@@ -172,7 +174,7 @@ class SyneTuneASHA(SyneTuneScheduler):
 class ASHA(SyneTuneASHA):
     """syne-tune's ``ASHA`` (random configurations, stopping at each rung) on NB201's fidelities."""
 
-    option_probes = {"eta": 2}
+    option_probes = {"eta": 2, "rungs": ["200"]}
 
     def make_asha(self, seed, max_t, **options):
         if options:
@@ -187,7 +189,9 @@ class ASHA(SyneTuneASHA):
 class SyneTuneBOHB(SyneTuneASHA):
     """syne-tune's ``BOHB``: ASHA with BOHB's kernel-density searcher on NB201's fidelities."""
 
-    option_probes = {"eta": 2, "top_n_percent": 50, "num_candidates": 4, "random_fraction": 0.0}
+    #: its kernel-density model acts after about 65 results
+    probe_evaluations = 150
+    option_probes = {"eta": 2, "rungs": ["200"], "top_n_percent": 50, "num_candidates": 4, "random_fraction": 0.0}
 
     def make_asha(self, seed, max_t, top_n_percent: int = 15, num_candidates: int = 64,
                   random_fraction: float = 0.33, **options):

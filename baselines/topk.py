@@ -26,7 +26,9 @@ class TopK(Optimizer):
     """Rounds of ``n_samples`` cells at the cheap fidelity, the best ``k`` of each at the target."""
 
     multi_fidelity = True
-    option_probes = {"n_samples": 16, "k": 6}
+    option_probes = {"n_samples": 16, "k": 6, "low": "nst12"}  # low: on the 240 cells with NST runs
+    #: k acts once the first round's 64 cheap results are in
+    probe_evaluations = 100
 
     def __init__(self, space, fidelities, rng, n_samples: int = 64, k: int = 3, low: str | None = None, **options):
         super().__init__(space, fidelities, rng, **options)

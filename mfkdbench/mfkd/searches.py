@@ -278,10 +278,12 @@ class ZeroCostGPSearch(GPSearch):
     """
 
     training_free = True
-    #: a non-default value of each option that changes the search on its own (``max_low_share`` acts only
-    #: with ``allocation="cost"``, so no single value of it changes the default search)
-    option_probes = {"zero_cost": "flops", "beta": 2.0, "acquisition": "ei", "encoding": "path",
-                     "allocation": "cost", "ratio": 3, "candidates": "local", "n_init_high": 5, "n_init_low": 5}
+    #: a non-default value of each option that changes the search (``max_low_share`` with ``allocation="cost"``,
+    #: :attr:`GPSearch.probe_context`)
+    option_probes = {**GPSearch.option_probes, "zero_cost": "flops", "beta": 2.0}
+    #: probe searches run on the 240 cells with NST runs (training-free fidelities are offered there): the first
+    #: 240 evaluations ask the zero-cost score of every cell, the co-kriging acts after them
+    probe_evaluations = 400
 
     def __init__(self, space, fidelities, rng, *, zero_cost: str = "params", **options):
         super().__init__(space, fidelities, rng, **options)
@@ -340,6 +342,7 @@ class MFCEZeroCost(ZeroCostGPSearch):
     """``mf-ce`` with a zero-cost prior mean (default ``params``) on its low level."""
 
     default_low = "ce12"
+    option_probes = {**ZeroCostGPSearch.option_probes, "low_fidelity": "nst12"}
 
 
 @register("gp-hf")

@@ -167,7 +167,7 @@ def test_default_protocol_holds_every_family_with_checkpoints(tables):
     libraries = [name for name in ("tpe@200", "asha", "st-bohb", "smac-hb", "smac-mf") if name not in plan.skipped]
     assert runs == ["random@ce12", "rea@ce12", "bohb-nb201@ce12", "random@200", "rea@200", "reinforce@200",
                     "local-search@200", "bananas@200", "gp-hf@200", "rea-zc@ce12", "rea-zc@200", "bohb", "hyperband",
-                    "mf-ce", "mf-nas", "topk"] + libraries
+                    "mf-ce", "mf-ce-zc", "mf-nas", "topk"] + libraries
     for name in set(("tpe@200", "asha", "st-bohb", "smac-hb", "smac-mf")) - set(libraries):  # extra not installed
         assert 'pip install -e ".[' in plan.skipped[name]
     assert "cifar100-kd240" in plan.skipped["mfkd"] and plan.manifest["checkpoints_s"] == list(protocol.checkpoints_s) \

@@ -22,14 +22,18 @@ NAMES = optimizer_names()
 
 
 def constructor_options(cls) -> set[str]:
-    """Keyword parameters of the ``__init__`` methods from ``cls`` up to :class:`Optimizer` (which takes none)."""
+    """Keyword parameters of the ``__init__`` methods from ``cls`` up to :class:`Optimizer` (which takes none), and
+    of the ``make_*`` factory hooks a constructor hands its options to (the library adapters build their
+    library's scheduler there)."""
     names = set()
     for klass in cls.__mro__:
-        if klass is Optimizer or not issubclass(klass, Optimizer) or "__init__" not in vars(klass):
+        if klass is Optimizer or not issubclass(klass, Optimizer):
             continue
-        for p in inspect.signature(klass.__init__).parameters.values():
-            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in ("self", "space", "fidelities", "rng"):
-                names.add(p.name)
+        for method in [m for n, m in vars(klass).items() if n == "__init__" or n.startswith("make_")]:
+            for p in inspect.signature(method).parameters.values():
+                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in (
+                        "self", "space", "fidelities", "rng", "seed", "max_t", "scenario"):
+                    names.add(p.name)
     return names
 
 
