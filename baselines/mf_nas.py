@@ -59,6 +59,8 @@ class MFNAS(Optimizer):
     multi_fidelity = True
     training_free = True
     option_probes = {"metric": "naswot", "stage1": "random", "n_stage1": 500, "n_candidates": 16, "finalists": 4}
+    #: stage 1 spends 2,000 free evaluations; the stage-2 options act after them
+    probe_evaluations = 2100
 
     def __init__(self, space, fidelities, rng, metric: str = "params", stage1: str = "local", n_stage1: int = 2000,
                  n_candidates: int = 32, finalists: int = 2, **options):
