@@ -32,6 +32,7 @@ import pandas as pd  # noqa: E402
 from scipy.stats import wilcoxon  # noqa: E402
 
 from mfkdbench import load_benchmark  # noqa: E402
+from mfkdbench.report.stats import holm  # noqa: E402
 from mfkdbench.search.optimizer import optimizer_names  # noqa: E402
 from mfkdbench.search.presets import get_preset  # noqa: E402
 from mfkdbench.search.simulator import Budget, simulate  # noqa: E402
@@ -75,16 +76,6 @@ def one(job):
     return out
 
 
-def holm(p: dict) -> dict:
-    """Holm-Bonferroni adjusted p-values."""
-    order = sorted(p, key=p.get)
-    out, running = {}, 0.0
-    for k, key in enumerate(order):
-        running = max(running, min(1.0, (len(order) - k) * p[key]))
-        out[key] = running
-    return out
-
-
 def _p(a, b) -> float:
     return 1.0 if np.allclose(a, b) else float(wilcoxon(a, b).pvalue)
 
@@ -113,7 +104,7 @@ def report(df: pd.DataFrame, benchmark: str) -> str:
             a, b = by[r].loc[common, col].to_numpy(), by[best].loc[common, col].to_numpy()
             tests[(r, t)] = _p(a, b)
             cells[(r, t)] = (a.mean() - b.mean(), best, len(common))
-    adjusted = holm(tests)
+    adjusted = dict(zip(tests, holm(list(tests.values()))))
     lines += ["", "| MF-KD row vs the best other row (paired difference, Holm-adjusted p, verdict) | "
               + " | ".join(f"{t:,.0f} s" for t in times) + " |", "|---" + "|---" * len(times) + "|"]
     for r in (x for x in MFKD_ROWS if x in labels):
