@@ -4,7 +4,8 @@ An optimizer's *base* name (``rea`` for ``rea@ce12``) gets a colour and a marker
 share both (:func:`looks`). The original methods keep a fixed pair (:data:`FIXED_LOOKS`); every other registered
 name gets, in name order, the unused pair whose colour and marker are used least so far, so a newly registered
 baseline gets a look of its own without editing a table. A label no optimizer registers (results of an older
-version) gets an unused pair by a hash of its name. Colours: Okabe-Ito's colour-blind-safe set (black,
+version or of a plugin not installed) gets the next unused pair the same way, in the order such labels are first
+drawn in the process, so no two of them share a look either. Colours: Okabe-Ito's colour-blind-safe set (black,
 vermillion, bluish green, reddish purple, blue, orange, sky blue) and four more (violet, olive, wine, brown);
 grey is kept for context curves (:data:`CONTEXT_GREY`).
 
@@ -88,13 +89,18 @@ def looks() -> dict[str, tuple[str, str]]:
     return _assign(tuple(sorted(set(_registered()) | set(FIXED_LOOKS))))
 
 
+#: base names met in this process that no optimizer registers, in the order they were first drawn
+_UNREGISTERED: list[str] = []
+
+
 def look(label: str) -> tuple[str, str]:
     """(colour, marker) of an optimizer label, by its base name."""
     base, known = base_name(label), looks()
     if base in known:
         return known[base]
-    used = set(known.values())
-    return _hashed(base, [(c, m) for m in MARKERS for c in COLORS[1:] if (c, m) not in used])
+    if base not in _UNREGISTERED:
+        _UNREGISTERED.append(base)
+    return _assign(tuple(known) + tuple(_UNREGISTERED))[base]
 
 
 def optimizer_color(label: str) -> str:

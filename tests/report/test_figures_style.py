@@ -60,6 +60,15 @@ def test_newly_registered_optimizers_get_unused_looks_and_leave_the_others_alone
     assert style.look("never-registered") not in set(after.values())
 
 
+def test_labels_no_optimizer_registers_get_looks_of_their_own(monkeypatch):
+    """Results of plugins no longer installed: 40 unknown names (a hash of the name collides among them)."""
+    monkeypatch.setattr(style, "_UNREGISTERED", [])
+    registered = set(style.looks().values())
+    unknown = {name: style.look(f"{name}@ce12") for name in (f"old-plugin-{i:02d}" for i in range(40))}
+    assert len(set(unknown.values())) == 40 and not set(unknown.values()) & registered
+    assert style.look("old-plugin-00@200") == unknown["old-plugin-00"]  # stable once given
+
+
 def test_fidelity_colours_fixed_and_curve_points_lighter():
     assert style.fidelity_color("ce12") == style.fidelity_color("ce12")
     assert len({style.fidelity_color(f) for f in ("200", "ce12", "nst12")}) == 3
