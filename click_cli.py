@@ -166,6 +166,27 @@ def arch(arch, dataset, fidelity, as_json, data):
 
 # ---- run (one search on the simulated clock) -----------------------------------
 
+def _option_pairs(ctx, param, values):
+    """``--option NAME=VALUE`` (repeatable) as ``{NAME: VALUE}``, the text read by the optimizer's option types."""
+    pairs = {}
+    for value in values:
+        name, eq, text = value.partition("=")
+        if not eq or not name.strip():
+            raise click.BadParameter(f"{value!r} is not NAME=VALUE (e.g. --option beta=2)")
+        if name.strip() in pairs:
+            raise click.BadParameter(f"{name.strip()!r} given twice")
+        pairs[name.strip()] = text
+    return pairs
+
+
+@cli.command("optimizers")
+def optimizers():
+    """Every registered optimizer: what it searches and its options with their defaults (for run --option)."""
+    from mfkdbench.search.optimizer import optimizers_text
+
+    click.echo(optimizers_text())
+
+
 @cli.command("run")
 @click.option("--optimizer", required=True,
               help="NAME (at the target fidelity) or NAME@FIDELITY for a single-fidelity search (rea@ce12, random@nst12).")
@@ -185,12 +206,14 @@ def arch(arch, dataset, fidelity, as_json, data):
               help="Drop the evaluation that would end after the budget (default: NB201 rule, keep it).")
 @click.option("--charge-overhead", is_flag=True, help="Charge optimizer wall time to the simulated clock.")
 @click.option("--timing", is_flag=True, help="Also print wall-clock timings (output then differs between runs).")
+@click.option("--option", "option_pairs", multiple=True, callback=_option_pairs, metavar="NAME=VALUE",
+              help="An option of the optimizer (repeatable; `mfkdbench optimizers` lists them with their defaults).")
 @JSON_OPTION
 @LOWFI_STORE_OPTION
 @_live_options
 @DATA_OPTION
 def run(optimizer, dataset, preset, seconds, evaluations, sim_workers, workers, seed, seed_mode, cut_last,
-        charge_overhead, timing, as_json, lowfi_store, data, **live_options):
+        charge_overhead, timing, option_pairs, as_json, lowfi_store, data, **live_options):
     """Run one search on the simulated clock and print the incumbent's trajectory (or all of it as JSON)."""
     from mfkdbench.search.run import run_command
 
@@ -198,10 +221,10 @@ def run(optimizer, dataset, preset, seconds, evaluations, sim_workers, workers, 
         raise UserError("--workers means parallel processes (compare, paper); one search runs in one process: "
                         "simulated asynchronous workers are --sim-workers")
     live, lowfi_store = _live(dataset, data, lowfi_store=lowfi_store, **live_options)
-    click.echo(run_command(optimizer, dataset, preset, timing=timing, as_json=as_json, seconds=seconds,
-                           evaluations=evaluations, overshoot=not cut_last, n_workers=sim_workers, seed=seed,
-                           seed_mode=seed_mode, charge_overhead=charge_overhead, data=data, lowfi_store=lowfi_store,
-                           live=live))
+    click.echo(run_command(optimizer, dataset, preset, timing=timing, as_json=as_json, option_texts=option_pairs,
+                           seconds=seconds, evaluations=evaluations, overshoot=not cut_last, n_workers=sim_workers,
+                           seed=seed, seed_mode=seed_mode, charge_overhead=charge_overhead, data=data,
+                           lowfi_store=lowfi_store, live=live))
 
 
 # ---- real training (train, lowfi build) -------------------------------------------

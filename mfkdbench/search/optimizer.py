@@ -25,6 +25,8 @@ the link ``mfkdbench/baselines -> ../baselines``.
 from __future__ import annotations
 
 import importlib
+import inspect
+import math
 import pkgutil
 from collections.abc import Mapping
 from functools import cached_property
@@ -148,3 +150,92 @@ def make_optimizer(name: str, space: SearchSpace, fidelities: Mapping[str, Fidel
                    **options) -> Optimizer:
     """Instantiate a registered optimizer."""
     return optimizer_class(name)(space, fidelities, rng, **options)
+
+
+#: parameters of ``__init__`` and of the ``make_*`` hooks that are not options
+_NOT_OPTIONS = ("self", "space", "fidelities", "rng", "seed", "max_t", "scenario")
+
+
+def optimizer_options(name: str) -> dict[str, object]:
+    """Options of a registered optimizer and their defaults: the keyword parameters of the ``__init__`` methods
+    along its class hierarchy and of the ``make_*`` hooks a constructor hands its options to (the library
+    adapters), the most derived default first; options it refuses (``refused_options``) included."""
+    out: dict[str, object] = {}
+    for klass in optimizer_class(name).__mro__:
+        if klass is Optimizer or not issubclass(klass, Optimizer):
+            continue
+        for attr, method in vars(klass).items():
+            if attr != "__init__" and not attr.startswith("make_"):
+                continue
+            for p in inspect.signature(method).parameters.values():
+                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in _NOT_OPTIONS:
+                    out.setdefault(p.name, None if p.default is p.empty else p.default)
+    return out
+
+
+def options_from_text(name: str, pairs: Mapping[str, str]) -> dict[str, object]:
+    """Typed options of optimizer ``name`` from ``{option: text}`` (the command line's ``--option K=V``): each
+    value is read as its option's type, that of its default or, where the default is None, of the class's probe
+    value (``true``/``false``, an integer, a finite number, a word, or a comma list)."""
+    known, probes = optimizer_options(name), optimizer_class(name).option_probes
+    unknown = sorted(set(pairs) - set(known))
+    if unknown:
+        raise UserError(f"optimizer {name!r} has no option(s) {', '.join(unknown)}; "
+                        f"its options: {', '.join(sorted(known)) or 'none'}")
+    return {key: _typed(name, key, text, known[key] if known[key] is not None else probes.get(key))
+            for key, text in pairs.items()}
+
+
+def _typed(name: str, key: str, text: str, example: object) -> object:
+    text = text.strip()
+    if isinstance(example, (list, tuple)):
+        items = [item.strip() for item in text.split(",")]
+        if not all(items):
+            raise UserError(f"option {key} of {name} takes a comma list without empty items, got {text!r}")
+        return items
+    if isinstance(example, bool):
+        if text.lower() not in ("true", "false"):
+            raise UserError(f"option {key} of {name} takes true or false, got {text!r}")
+        return text.lower() == "true"
+    if isinstance(example, int):
+        try:
+            return int(text)
+        except ValueError:
+            raise UserError(f"option {key} of {name} takes an integer, got {text!r}") from None
+    if isinstance(example, float):
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            raise UserError(f"option {key} of {name} takes a finite number, got {text!r}")
+        return value
+    if not text:
+        raise UserError(f"option {key} of {name} takes a value, got an empty one")
+    return text
+
+
+def optimizers_text() -> str:
+    """Every registered optimizer: what it searches, its first docstring line and its options with defaults."""
+    lines = []
+    for name in optimizer_names():
+        cls = optimizer_class(name)
+        kind = "multi-fidelity" if cls.multi_fidelity else "single-fidelity (NAME@FIDELITY)"
+        if cls.training_free:
+            kind += ", with training-free fidelities"
+        summary = " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split()).split(". ")[0].rstrip(".")
+        options = {k: v for k, v in optimizer_options(name).items() if k not in cls.refused_options}
+        lines.append(f"{name}: {kind}. {summary}.")
+        lines.append("    options: " + (", ".join(f"{k}={_shown(v)}" for k, v in options.items()) or "none"))
+    return "\n".join(lines)
+
+
+def _shown(default: object) -> str:
+    """A default as ``--option`` writes it (None: chosen by the optimizer from the fidelities and other options)."""
+    if default is None:
+        return "auto"
+    if isinstance(default, bool):
+        return str(default).lower()
+    if isinstance(default, float):
+        return f"{default:g}"
+    return ",".join(map(str, default)) if isinstance(default, (list, tuple)) else str(default)

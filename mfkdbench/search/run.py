@@ -7,6 +7,7 @@ import time
 from mfkdbench.nb201.benchmark import Benchmark
 from mfkdbench.lowfi.catalog import load_benchmark
 from mfkdbench.lowfi.live import LiveSetting
+from mfkdbench.search.optimizer import options_from_text
 from mfkdbench.search.presets import DEFAULT_PRESET, get_preset
 from mfkdbench.search.simulator import Budget, Run, simulate
 
@@ -54,6 +55,7 @@ def run_text(benchmark: Benchmark, run: Run, preset: str, timing: bool = False, 
         f"seed mode {cfg['seed_mode']}",
         f"{cfg['family']} search, target fidelity {cfg['target_fidelity']}, fidelities on offer: "
         f"{', '.join(cfg['fidelities'])}; budget: {' and '.join(limits)}",
+        f"options: {', '.join(f'{k}={v}' for k, v in cfg['optimizer_options'].items()) or 'defaults'}; "
         f"recommends: {cfg['recommendation']}",
         f"evaluations: {len(ev)}, simulated time used: {end:.1f} s; per fidelity: {per_fidelity(ev)}",
         f"incumbent trajectory ({run.report_metric} looked up after the search, never shown to the optimizer):",
@@ -101,10 +103,12 @@ def run_record(benchmark: Benchmark, run: Run, preset: str, timing: bool = False
 
 
 def run_command(optimizer: str, dataset: str, preset: str = DEFAULT_PRESET, *, timing: bool = False, as_json: bool = False,
-                **kwargs) -> str:
-    """Run a search and return its summary text, or its :func:`run_record` as JSON."""
+                option_texts: dict[str, str] | None = None, **kwargs) -> str:
+    """Run a search and return its summary text, or its :func:`run_record` as JSON; ``option_texts``: the
+    optimizer's options as text (``--option K=V``), read as each option's type."""
     t0 = time.perf_counter()
-    benchmark, run = run_preset(optimizer, dataset, preset, **kwargs)
+    options = options_from_text(optimizer.partition("@")[0], option_texts or {})
+    benchmark, run = run_preset(optimizer, dataset, preset, optimizer_options=options, **kwargs)
     if as_json:
         return json.dumps(run_record(benchmark, run, preset, timing), indent=1, default=_plain)
     return run_text(benchmark, run, preset, timing, time.perf_counter() - t0)

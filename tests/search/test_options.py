@@ -9,12 +9,10 @@ run its probes longer (``probe_evaluations``) where an option only acts late in 
 name options a probe needs besides its own (``probe_context``: ``max_low_share`` acts with ``allocation="cost"``).
 The searches run on the whole CIFAR-100 space, or on the 240 cells with NST runs where a probe needs ``nst12``.
 """
-import inspect
-
 import numpy as np
 import pytest
 
-from mfkdbench.search.optimizer import Optimizer, optimizer_class, optimizer_names
+from mfkdbench.search.optimizer import optimizer_class, optimizer_names, optimizer_options
 
 #: evaluations of a probe search, unless the class says otherwise
 EVALUATIONS = 40
@@ -24,17 +22,8 @@ NAMES = optimizer_names()
 def constructor_options(cls) -> set[str]:
     """Keyword parameters of the ``__init__`` methods from ``cls`` up to :class:`Optimizer` (which takes none), and
     of the ``make_*`` factory hooks a constructor hands its options to (the library adapters build their
-    library's scheduler there)."""
-    names = set()
-    for klass in cls.__mro__:
-        if klass is Optimizer or not issubclass(klass, Optimizer):
-            continue
-        for method in [m for n, m in vars(klass).items() if n == "__init__" or n.startswith("make_")]:
-            for p in inspect.signature(method).parameters.values():
-                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in (
-                        "self", "space", "fidelities", "rng", "seed", "max_t", "scenario"):
-                    names.add(p.name)
-    return names
+    library's scheduler there): :func:`~mfkdbench.search.optimizer.optimizer_options`."""
+    return set(optimizer_options(cls.name))
 
 
 @pytest.fixture(scope="module")
