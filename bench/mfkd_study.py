@@ -41,6 +41,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy.stats import wilcoxon  # noqa: E402
 
+from checkpoints import started_incumbent  # noqa: E402
 from mfkdbench import load_benchmark  # noqa: E402
 from mfkdbench.nb201.benchmark import FidelityTable  # noqa: E402
 from mfkdbench.search.simulator import Budget, simulate  # noqa: E402
@@ -88,10 +89,8 @@ def one(job):
     ev = run.evaluations
     out = {"row": label, "seed": seed, "ended": run.config["ended"],
            "evals_target": int((ev.fidelity == target).sum()), "evals_other": int((ev.fidelity != target).sum())}
-    searched = ev[(ev.fidelity == target) & np.isfinite(ev.score)]
     for budget in budgets:
-        started = searched[searched.start < budget]
-        index = int(started["index"].iloc[int(np.argmax(started.score.to_numpy()))]) if len(started) else -1
+        index = started_incumbent(ev, target, budget)
         out[f"final@{budget:g}"] = bench.report(index) if index >= 0 else np.nan
         out[f"best@{budget:g}"] = index == bench.best_index
     return out

@@ -5,7 +5,9 @@ CIFAR-100 cells with the authors' NST runs), under the default preset ``head-to-
 validation accuracy; budget 10x NATS-Bench's, results at 1x, 3x and 10x: 20k / 60k / 200k s on CIFAR-10,
 40k / 120k / 400k s on CIFAR-100 and kd240, 120k / 360k / 1.2M s on ImageNet16-120). Reported: the
 200-epoch test accuracy of the incumbent (best 200-epoch validation score among the evaluations started
-before the checkpoint; for a low-fidelity-only row, its best score at its own fidelity, NB201's protocol).
+before the checkpoint; for a low-fidelity-only row, its best score at its own fidelity): NB201's protocol, the
+run at a budget equal to the checkpoint. ``--rule finished`` reports instead the incumbent among the results
+finished by the checkpoint, as ``mfkdbench compare`` does (:func:`mfkdbench.report.summary.report_at`).
 
 Rows: the MF-KD rows (``mfkd`` and ``mfkd-zc`` where ``nst12`` exists, ``mf-ce``, ``mf-ce-zc``), the
 training-free searches of issue 20 (``mf-nas``, ``rea-zc@ce12``, ``rea-zc@200``, ``topk``, where registered)
@@ -31,8 +33,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy.stats import wilcoxon  # noqa: E402
 
+from checkpoints import started_incumbent  # noqa: E402
 from mfkdbench import load_benchmark  # noqa: E402
 from mfkdbench.report.stats import holm  # noqa: E402
+from mfkdbench.report.summary import report_at  # noqa: E402
 from mfkdbench.search.optimizer import optimizer_names  # noqa: E402
 from mfkdbench.search.presets import get_preset  # noqa: E402
 from mfkdbench.search.simulator import Budget, simulate  # noqa: E402
@@ -65,14 +69,13 @@ def one(job):
     run = simulate(bench, row, seed, Budget(seconds=times[-1]))
     ev = run.evaluations
     search_fidelity = run.config["search_fidelity"] or "200"
-    scored = ev[(ev.fidelity == search_fidelity) & np.isfinite(ev.score)]
     out = {"row": row, "seed": seed, "family": run.config["family"], "evals": len(ev),
            "evals_200": int((ev.fidelity == "200").sum())}
     for t in times:
-        started = scored[scored.start < t]
-        index = int(started["index"].iloc[int(np.argmax(started.score.to_numpy()))]) if len(started) else -1
+        index = started_incumbent(ev, search_fidelity, t)
         out[f"final@{t:g}"] = bench.report(index) if index >= 0 else np.nan
         out[f"best@{t:g}"] = index == bench.best_index
+        out[f"known@{t:g}"] = report_at(run.incumbents, t)
     return out
 
 
@@ -80,28 +83,32 @@ def _p(a, b) -> float:
     return 1.0 if np.allclose(a, b) else float(wilcoxon(a, b).pvalue)
 
 
-def report(df: pd.DataFrame, benchmark: str) -> str:
+RULES = {"started": "final", "finished": "known"}
+
+
+def report(df: pd.DataFrame, benchmark: str, rule: str = "started") -> str:
     times = checkpoints(benchmark)
+    optimum = load_benchmark(benchmark).optimum
+    at = {t: f"{RULES[rule]}@{t:g}" for t in times}
     labels = [r for r in rows(benchmark) if r in set(df.row)]
     seeds = {r: set(df[df.row == r].seed) for r in labels}
     by = {r: df[df.row == r].set_index("seed").sort_index() for r in labels}
     head = ["row", "seeds"] + [f"{t:,.0f} s" for t in times] + [f"optimum found at {times[-1]:,.0f} s"]
-    lines = [f"`{benchmark}`, head-to-head: mean (std) of the 200-epoch test accuracy, optimum "
-             f"{load_benchmark(benchmark).optimum:.3f}", "", "| " + " | ".join(head) + " |",
+    lines = [f"`{benchmark}`, head-to-head, incumbents of the evaluations {rule} by each checkpoint: mean (std) of "
+             f"the 200-epoch test accuracy, optimum {optimum:.3f}", "", "| " + " | ".join(head) + " |",
              "|---" + "|---:" * (len(head) - 1) + "|"]
     for r in labels:
         g = by[r]
+        found = g[f"best@{times[-1]:g}"] if rule == "started" else np.isclose(g[at[times[-1]]], optimum)
         lines.append(f"| {r} | {len(g)} | " + " | ".join(
-            f"{g[f'final@{t:g}'].mean():.3f} ({g[f'final@{t:g}'].std():.3f})" for t in times)
-            + f" | {g[f'best@{times[-1]:g}'].mean():.2f} |")
+            f"{g[at[t]].mean():.3f} ({g[at[t]].std():.3f})" for t in times) + f" | {np.mean(found):.2f} |")
     tests, cells = {}, {}
     for r in (x for x in labels if x in MFKD_ROWS):
         for t in times:
-            col = f"final@{t:g}"
             others = [x for x in labels if x not in MFKD_ROWS]
-            best = max(others, key=lambda x: by[x][col].mean())
+            best = max(others, key=lambda x: by[x][at[t]].mean())
             common = sorted(seeds[r] & seeds[best])
-            a, b = by[r].loc[common, col].to_numpy(), by[best].loc[common, col].to_numpy()
+            a, b = by[r].loc[common, at[t]].to_numpy(), by[best].loc[common, at[t]].to_numpy()
             tests[(r, t)] = _p(a, b)
             cells[(r, t)] = (a.mean() - b.mean(), best, len(common))
     adjusted = dict(zip(tests, holm(list(tests.values()))))
@@ -120,9 +127,9 @@ def report(df: pd.DataFrame, benchmark: str) -> str:
               "|---" + "|---" * len(times) + "|"]
     for a, b in (p for p in pairs if set(p) <= set(labels)):
         common = sorted(seeds[a] & seeds[b])
+        x, y = by[a].loc[common], by[b].loc[common]
         lines.append(f"| {a} - {b} ({len(common)} seeds) | " + " | ".join(
-            f"{by[a].loc[common, f'final@{t:g}'].mean() - by[b].loc[common, f'final@{t:g}'].mean():+.3f}, p = "
-            f"{_p(by[a].loc[common, f'final@{t:g}'].to_numpy(), by[b].loc[common, f'final@{t:g}'].to_numpy()):.2g}"
+            f"{x[at[t]].mean() - y[at[t]].mean():+.3f}, p = {_p(x[at[t]].to_numpy(), y[at[t]].to_numpy()):.2g}"
             for t in times) + " |")
     return "\n".join(lines)
 
@@ -135,6 +142,8 @@ def main() -> None:
     parser.add_argument("--rows", nargs="+", default=None, help="Only these rows.")
     parser.add_argument("--out", default="mfkd_zc_study_", help="per-seed results go to OUT<benchmark>.csv")
     parser.add_argument("--report", action="store_true", help="only print the tables of the runs in the CSVs")
+    parser.add_argument("--rule", choices=RULES, default="started",
+                        help="incumbent at a checkpoint: among the evaluations started (NB201) or finished by it")
     args = parser.parse_args()
     paths = {benchmark: f"{args.out}{benchmark}.csv" for benchmark in args.only}
     if not args.report:
@@ -151,7 +160,7 @@ def main() -> None:
                 pd.DataFrame([result]).to_csv(path, mode="a", header=not os.path.exists(path), index=False)
     for benchmark, path in paths.items():
         if os.path.exists(path):
-            print(report(pd.read_csv(path), benchmark), "\n", flush=True)
+            print(report(pd.read_csv(path), benchmark, args.rule), "\n", flush=True)
 
 if __name__ == "__main__":
     main()
