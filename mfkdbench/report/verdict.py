@@ -126,6 +126,10 @@ def _p(p: float) -> str:
     return "p = n/a" if not np.isfinite(p) else f"Holm p = {p:.2g}"
 
 
+#: searches tied with the best named in the sentence, the closest first (verdict.csv lists every one)
+TIED_NAMED = 5
+
+
 def checkpoint_sentence(rows: pd.DataFrame, reference: str | None, why_reference: str = "") -> str:
     """The sentence of one checkpoint's rows of :func:`verdict_table`."""
     c, seeds = rows.iloc[0], rows.seeds.dropna()
@@ -137,8 +141,11 @@ def checkpoint_sentence(rows: pd.DataFrame, reference: str | None, why_reference
     tied = rows[rows.role == "tied"]
     text = f"{head}: best {b.optimizer} ({b.mean_pct:.2f} %)"
     if len(tied):
-        text += (", tied within noise (paired Wilcoxon, Holm p >= 0.05) with "
-                 + ", ".join(f"{t.optimizer} ({t.diff_pp:+.2f} pp)" for t in tied.itertuples()))
+        closest = tied.sort_values("diff_pp", ascending=False, kind="stable")
+        more = len(tied) - TIED_NAMED if len(tied) > TIED_NAMED + 1 else 0
+        text += (", tied within noise (paired Wilcoxon, Holm p >= 0.05) with " + (f"{len(tied)} searches, " if more else "")
+                 + ", ".join(f"{t.optimizer} ({t.diff_pp:+.2f} pp)" for t in closest.head(len(tied) - more).itertuples())
+                 + (f" and {more} more (verdict.csv)" if more else ""))
     else:
         text += ", better than every other search (paired Wilcoxon, Holm p < 0.05)" if b.of > 1 else ""
     text += "."

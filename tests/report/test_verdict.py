@@ -89,3 +89,18 @@ def test_a_search_without_a_result_at_a_checkpoint_is_named_not_ranked():
     first, last = verdict_text(table, "mfkd")
     assert first.startswith("At 0.1x budget (100 s, 6 seeds)") and first.endswith("No result yet in every seed: weak.")
     assert last.startswith("At 1x budget (1,000 s, 6 seeds)") and "weak" in last
+
+
+def test_a_long_tie_names_the_five_closest_and_counts_the_rest():
+    """With many searches tied with the best, the sentence stays readable: the closest five, then a count."""
+    rng = np.random.default_rng(1)
+    base = 90 + rng.normal(0, 0.3, 4)
+    finals = {f"s{i:02d}": base + rng.normal(0, 0.4, 4) - 0.01 * i for i in range(12)}
+    outcome = pd.DataFrame([{"optimizer": n, "seed": s, "final": v[s]} for n, v in finals.items() for s in range(4)])
+    table = verdict_table(outcome, None, {n: "target-only" for n in finals}, (), 1000.0)
+    tied = table[table.role == "tied"].sort_values("diff_pp", ascending=False)
+    assert len(tied) == 11  # four seeds: nothing is significant
+    (sentence,) = verdict_text(table, None)
+    named = ", ".join(f"{t.optimizer} ({t.diff_pp:+.2f} pp)" for t in tied.head(5).itertuples())
+    assert f"with 11 searches, {named} and 6 more (verdict.csv)." in sentence
+    assert all(name not in sentence for name in tied.optimizer.iloc[5:])
