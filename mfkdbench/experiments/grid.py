@@ -152,7 +152,7 @@ LOW_ONLY_DEFAULT = ("random", "rea", "bohb-nb201")
 LOW_FIDELITIES_DEFAULT = ("ce12", "nst12")
 #: the library baselines of the default grid, last (a single-fidelity one at the target); each runs where its
 #: extra is installed and is skipped with the install line elsewhere
-LIBRARY_DEFAULT = ("tpe", "asha", "st-bohb", "smac-hb", "smac-mf")
+LIBRARY_DEFAULT = ("tpe", "asha", "st-bohb", "smac-hb", "smac-mf", "dehb")
 #: single-fidelity searches with a training-free stage, at ``ce12`` and at the target (REA warmed up, REA+W)
 TRAINING_FREE_DEFAULT = ("rea-zc",)
 

@@ -164,11 +164,11 @@ def test_default_protocol_holds_every_family_with_checkpoints(tables):
     assert protocol.checkpoints_s == (120_000.0, 360_000.0, 1_200_000.0)
     plan = plan_comparison(protocol, None, 1)
     runs = [c.optimizer for c in plan.cells]
-    libraries = [name for name in ("tpe@200", "asha", "st-bohb", "smac-hb", "smac-mf") if name not in plan.skipped]
+    libraries = [name for name in ("tpe@200", "asha", "st-bohb", "smac-hb", "smac-mf", "dehb") if name not in plan.skipped]
     assert runs == ["random@ce12", "rea@ce12", "bohb-nb201@ce12", "random@200", "rea@200", "reinforce@200",
                     "local-search@200", "bananas@200", "gp-hf@200", "rea-zc@ce12", "rea-zc@200", "bohb", "hyperband",
                     "mf-ce", "mf-ce-zc", "mf-nas", "topk"] + libraries
-    for name in set(("tpe@200", "asha", "st-bohb", "smac-hb", "smac-mf")) - set(libraries):  # extra not installed
+    for name in set(("tpe@200", "asha", "st-bohb", "smac-hb", "smac-mf", "dehb")) - set(libraries):  # extra not installed
         assert 'pip install -e ".[' in plan.skipped[name]
     assert "cifar100-kd240" in plan.skipped["mfkd"] and plan.manifest["checkpoints_s"] == list(protocol.checkpoints_s) \
         or plan.manifest["checkpoints_s"] == protocol.checkpoints_s
