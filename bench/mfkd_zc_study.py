@@ -11,8 +11,8 @@ finished by the checkpoint, as ``mfkdbench compare`` does (:func:`mfkdbench.repo
 
 Rows: the MF-KD rows (``mfkd`` and ``mfkd-zc`` where ``nst12`` exists, ``mf-ce``, ``mf-ce-zc``), the
 training-free searches of issue 20 (``mf-nas``, ``rea-zc@ce12``, ``rea-zc@200``, ``topk``, where registered)
-and the best earlier rows (random / REA / local search / NB201's BOHB at ``ce12`` and on kd240 ``nst12``,
-``rea@200``, ``bohb``, ``hyperband``). Verdict per MF-KD row, benchmark and checkpoint: the paired two-sided
+the best earlier rows (random / REA / local search / NB201's BOHB at ``ce12`` and on kd240 ``nst12``,
+``rea@200``, ``bohb``, ``hyperband``) and DEHB (``dehb``, the strongest library row, where installed). Verdict per MF-KD row, benchmark and checkpoint: the paired two-sided
 Wilcoxon signed-rank test (same seeds) against the best other row there, Holm-corrected over the MF-KD
 rows x checkpoints of the benchmark; "wins" / "loses" at a corrected p < 0.05, else "ties".
 
@@ -24,6 +24,7 @@ Finished runs are appended to ``mfkd_zc_study_<benchmark>.csv`` (``--out`` prefi
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 from multiprocessing import Pool
 
@@ -46,6 +47,8 @@ MFKD_ROWS = ["mfkd", "mfkd-zc", "mf-ce", "mf-ce-zc"]
 STRONG_ROWS = ["mf-nas", "rea-zc@ce12", "rea-zc@200", "topk"]
 EARLIER_ROWS = ["random@ce12", "rea@ce12", "local-search@ce12", "bohb-nb201@ce12", "rea@200", "bohb", "hyperband"]
 KD_ROWS = ["random@nst12", "rea@nst12", "local-search@nst12"]
+#: library rows and the module each needs
+LIBRARY_ROWS = {"dehb": "dehb"}
 ALPHA = 0.05
 
 
@@ -54,6 +57,7 @@ def rows(benchmark: str) -> list[str]:
     names = set(optimizer_names())
     kd = benchmark.endswith("kd240")
     out = [r for r in MFKD_ROWS if kd or "mfkd" not in r] + STRONG_ROWS + EARLIER_ROWS + (KD_ROWS if kd else [])
+    out += [r for r, module in LIBRARY_ROWS.items() if importlib.util.find_spec(module) is not None]
     return [r for r in out if r.split("@")[0] in names]
 
 
