@@ -29,7 +29,7 @@ import numpy as np
 from mfkdbench.nb201.encodings import path_encoding
 from mfkdbench.errors import UserError
 from mfkdbench.search.blas import single_threaded_blas
-from mfkdbench.search.optimizer import Optimizer, Trial, register
+from mfkdbench.search.optimizer import Optimizer, Range, Trial, register
 from mfkdbench.search.sampling import UnseenSampler
 
 
@@ -152,6 +152,7 @@ class Bananas(Optimizer):
     #: non-default values of every option, each changing the search (tests/search/test_options.py)
     option_probes = {"num_init": 5, "k": 3, "num_ensemble": 2, "num_candidates": 20, "num_arches_to_mutate": 5,
                      "train_steps": 50}
+    option_ranges = {name: Range(1, integer=True) for name in option_probes}
 
     def __init__(self, space, fidelities, rng, *, num_init: int = 10, k: int = 10, num_ensemble: int = 5,
                  num_candidates: int = 100, num_arches_to_mutate: int = 2, train_steps: int = 200, **options):

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mfkdbench.errors import UserError
-from mfkdbench.search.optimizer import register
+from mfkdbench.search.optimizer import Range, register
 from mfkdbench.nb201.space import N_EDGES, N_OPS, ops_to_codes
 
 from .hyperband import Hyperband
@@ -109,6 +109,10 @@ class BOHB(Hyperband):
                      "random_fraction": 0.0, "min_bandwidth": 0.3}
     #: the model needs more than 2 x 7 results on a rung before top_n_percent and min_bandwidth act
     probe_evaluations = 150
+    option_ranges = {"min_points_in_model": Range(1, integer=True),
+                     "top_n_percent": Range(0, 100, integer=True, low_open=True, high_open=True),
+                     "num_samples": Range(1, integer=True), "random_fraction": Range(0, 1),
+                     "min_bandwidth": Range(0, low_open=True)}
 
     def __init__(self, space, fidelities, rng, *, min_points_in_model: int | None = None, top_n_percent: int = 15,
                  num_samples: int = 64, random_fraction: float = 1 / 3,

@@ -44,7 +44,7 @@ import numpy as np
 
 from mfkdbench.errors import MissingLibrary, UserError
 from mfkdbench.nb201.space import configuration_space
-from mfkdbench.search.optimizer import Optimizer, Trial, register
+from mfkdbench.search.optimizer import ETA, Optimizer, Range, Trial, register
 
 from .hyperband import chosen_ladder
 
@@ -96,6 +96,8 @@ class DEHBSearch(Optimizer):
     multi_fidelity = True
     option_probes = {"eta": 2, "rungs": ["nst12", "200"], "mutation_factor": 0.9, "crossover_prob": 0.9,
                      "strategy": "currenttobest1_exp", "min_clip": 2, "max_clip": 2, "boundary_fix_type": "clip"}
+    option_ranges = {"eta": ETA, "mutation_factor": Range(0, 2, low_open=True), "crossover_prob": Range(0, 1),
+                     "min_clip": Range(1, integer=True), "max_clip": Range(1, integer=True)}
 
     def __init__(self, space, fidelities, rng, eta: int = 3, rungs=None, mutation_factor: float = 0.5,
                  crossover_prob: float = 0.5, strategy: str = "rand1_bin", min_clip: int | None = None,

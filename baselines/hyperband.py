@@ -38,7 +38,7 @@ from collections.abc import Callable, Mapping
 
 from mfkdbench.nb201.benchmark import Fidelity
 from mfkdbench.errors import UserError
-from mfkdbench.search.optimizer import Optimizer, Trial, register
+from mfkdbench.search.optimizer import ETA, Optimizer, Range, Trial, register
 from mfkdbench.search.sampling import UnseenSampler
 
 #: prefix of the plain cross-entropy fidelities Hyperband's lower rungs use by default
@@ -69,6 +69,9 @@ def chosen_ladder(optimizer: str, fidelities: Mapping[str, Fidelity], eta: int, 
     unknown = [r for r in names if r not in fidelities]
     if not names or unknown:
         raise UserError(f"{optimizer}: rungs must name fidelities on offer ({', '.join(fidelities)}), got {rungs!r}")
+    order = [(fidelities[r].level, fidelities[r].epochs) for r in names]
+    if any(a >= b for a, b in zip(order, order[1:])):
+        raise UserError(f"{optimizer}: rungs must be distinct fidelities, cheapest first, got {','.join(names)}")
     return names
 
 
@@ -141,11 +144,14 @@ class Bracket:
 
 @register("hyperband")
 class Hyperband(Optimizer):
-    """Hyperband with random configurations; subclasses change :meth:`sample_config`."""
+    """Hyperband (Li et al., JMLR 2018) with random configurations.
+
+    Subclasses change :meth:`sample_config`."""
 
     multi_fidelity = True
     #: non-default values of every option, each changing the search (tests/search/test_options.py)
     option_probes = {"eta": 2, "rungs": ["200"]}
+    option_ranges = {"eta": ETA}
 
     def __init__(self, space, fidelities, rng, eta: int = 3, rungs=None, **options):
         super().__init__(space, fidelities, rng, **options)

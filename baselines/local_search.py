@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from mfkdbench.search.optimizer import Optimizer, register
+from mfkdbench.search.optimizer import Optimizer, Range, register
 
 
 @register("local-search")
@@ -26,6 +26,7 @@ class LocalSearch(Optimizer):
 
     #: non-default values of every option, each changing the search (tests/search/test_options.py)
     option_probes = {"num_init": 5}
+    option_ranges = {"num_init": Range(1, integer=True)}
 
     def __init__(self, space, fidelities, rng, num_init: int = 1, **options):
         super().__init__(space, fidelities, rng, **options)

@@ -45,7 +45,7 @@ from __future__ import annotations
 import math
 
 from mfkdbench.errors import UserError
-from mfkdbench.search.optimizer import Optimizer, register
+from mfkdbench.search.optimizer import Optimizer, Range, register
 from mfkdbench.search.proxy_ranking import ProxyRanking, training_free_metric
 
 #: prefix of the plain cross-entropy fidelities the rungs below the target use
@@ -59,6 +59,7 @@ class MFNAS(Optimizer):
     multi_fidelity = True
     training_free = True
     option_probes = {"metric": "naswot", "stage1": "random", "n_stage1": 500, "n_candidates": 16, "finalists": 4}
+    option_ranges = {name: Range(1, integer=True) for name in ("n_stage1", "n_candidates", "finalists")}
     #: stage 1 spends 2,000 free evaluations; the stage-2 options act after them
     probe_evaluations = 2100
 

@@ -13,7 +13,7 @@ import warnings
 from collections import deque
 
 from mfkdbench.nb201.space import EDGE_NAMES, OPS
-from mfkdbench.search.optimizer import Optimizer, Trial, register
+from mfkdbench.search.optimizer import Optimizer, Range, Trial, register
 
 
 @register("tpe")
@@ -21,6 +21,7 @@ class OptunaTPE(Optimizer):
     """Optuna's ``TPESampler`` on the six edges, one trial per evaluation at the target fidelity."""
 
     option_probes = {"n_startup_trials": 3, "n_ei_candidates": 4, "multivariate": True}
+    option_ranges = {"n_startup_trials": Range(0, integer=True), "n_ei_candidates": Range(1, integer=True)}
 
     def __init__(self, space, fidelities, rng, n_startup_trials: int = 10, n_ei_candidates: int = 24,
                  multivariate: bool = False, **options):

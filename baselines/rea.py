@@ -13,7 +13,7 @@ from collections import deque
 
 import numpy as np
 
-from mfkdbench.search.optimizer import Optimizer, register
+from mfkdbench.search.optimizer import Optimizer, Range, register
 from mfkdbench.nb201.space import EDGES, N_OPS, ops_to_codes
 
 #: cumulative probability of mutating each edge: node uniform among 1..3, then one of its incoming edges
@@ -31,6 +31,7 @@ class RegularizedEvolution(Optimizer):
 
     #: non-default values of every option, each changing the search (tests/search/test_options.py)
     option_probes = {"population_size": 20, "sample_size": 5}
+    option_ranges = {"population_size": Range(1, integer=True), "sample_size": Range(1, integer=True)}
 
     def __init__(self, space, fidelities, rng, population_size: int = 10, sample_size: int = 3, **options):
         super().__init__(space, fidelities, rng, **options)

@@ -14,7 +14,7 @@ results are still out are random, as ``rea`` does asynchronously.
 """
 from __future__ import annotations
 
-from mfkdbench.search.optimizer import register
+from mfkdbench.search.optimizer import Range, register
 from mfkdbench.search.proxy_ranking import ProxyRanking, training_free_metric
 
 from .rea import RegularizedEvolution
@@ -26,6 +26,7 @@ class WarmedUpREA(RegularizedEvolution):
 
     training_free = True
     option_probes = {"metric": "naswot", "n_warmup": 200, "population_size": 20, "sample_size": 5}
+    option_ranges = {"n_warmup": Range(1, integer=True)}
     #: the first 2,000 evaluations are the free warm-up ranking; evolution acts after them
     probe_evaluations = 2100
 

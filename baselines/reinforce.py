@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from mfkdbench.search.optimizer import Optimizer, register
+from mfkdbench.search.optimizer import Optimizer, Range, register
 from mfkdbench.nb201.space import N_EDGES, N_OPS, ops_to_codes
 
 
@@ -31,6 +31,7 @@ class Reinforce(Optimizer):
 
     #: non-default values of every option, each changing the search (tests/search/test_options.py)
     option_probes = {"learning_rate": 0.5, "ema_momentum": 0.1}
+    option_ranges = {"learning_rate": Range(0, low_open=True), "ema_momentum": Range(0, 1, high_open=True)}
 
     def __init__(self, space, fidelities, rng, learning_rate: float = 0.01, ema_momentum: float = 0.9,
                  **options):

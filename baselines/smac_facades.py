@@ -26,7 +26,7 @@ from pathlib import Path
 from mfkdbench.errors import UserError
 from mfkdbench.inputs import MAX_EVALUATIONS
 from mfkdbench.nb201.space import configuration_space
-from mfkdbench.search.optimizer import Optimizer, Trial, register
+from mfkdbench.search.optimizer import ETA, Optimizer, Range, Trial, register
 
 from .hyperband import chosen_ladder
 
@@ -35,6 +35,7 @@ class SMACFacade(Optimizer):
     """A SMAC facade on the six edges and the rung ladder; subclasses pick the facade in :meth:`make_facade`."""
 
     multi_fidelity = True
+    option_ranges = {"eta": ETA}
 
     def __init__(self, space, fidelities, rng, eta: int = 3, rungs=None, **options):
         super().__init__(space, fidelities, rng)
@@ -96,6 +97,7 @@ class SMACMultiFidelity(SMACFacade):
     """SMAC3's ``MultiFidelityFacade`` (random-forest surrogate, Hyperband intensifier) on NB201's fidelities."""
 
     option_probes = {"eta": 2, "rungs": ["nst12", "200"], "random_probability": 0.9, "initial_configs": 3}
+    option_ranges = {"random_probability": Range(0, 1), "initial_configs": Range(1, integer=True)}
     #: its random interleaving acts after the initial design
     probe_evaluations = 150
 

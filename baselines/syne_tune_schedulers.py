@@ -30,7 +30,7 @@ import numpy as np
 
 from mfkdbench.errors import UserError
 from mfkdbench.nb201.space import EDGE_NAMES, OPS
-from mfkdbench.search.optimizer import Optimizer, Trial, register
+from mfkdbench.search.optimizer import ETA, Optimizer, Range, Trial, register
 
 from .hyperband import chosen_ladder
 
@@ -114,6 +114,7 @@ class SyneTuneREA(SyneTuneScheduler):
     """syne-tune's ``REA`` (regularized evolution) at one fidelity."""
 
     option_probes = {"population_size": 5, "sample_size": 2}
+    option_ranges = {"population_size": Range(1, integer=True), "sample_size": Range(1, integer=True)}
     #: the tournament acts once the first population (100) is in
     probe_evaluations = 150
 
@@ -135,6 +136,7 @@ class SyneTuneASHA(SyneTuneScheduler):
     """Asynchronous successive halving over the rung ladder; a trial told to continue is asked next."""
 
     multi_fidelity = True
+    option_ranges = {"eta": ETA}
 
     def make_scheduler(self, seed, eta: int = 3, rungs=None, **options):
         if isinstance(eta, bool) or int(eta) != eta or eta < 2:
@@ -192,6 +194,8 @@ class SyneTuneBOHB(SyneTuneASHA):
     #: its kernel-density model acts after about 65 results
     probe_evaluations = 150
     option_probes = {"eta": 2, "rungs": ["200"], "top_n_percent": 50, "num_candidates": 4, "random_fraction": 0.0}
+    option_ranges = {"top_n_percent": Range(0, 100, integer=True, low_open=True, high_open=True),
+                     "num_candidates": Range(1, integer=True), "random_fraction": Range(0, 1)}
 
     def make_asha(self, seed, max_t, top_n_percent: int = 15, num_candidates: int = 64,
                   random_fraction: float = 0.33, **options):

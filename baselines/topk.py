@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 
 from mfkdbench.errors import UserError
-from mfkdbench.search.optimizer import Optimizer, register
+from mfkdbench.search.optimizer import Optimizer, Range, register
 from mfkdbench.search.sampling import UnseenSampler
 
 
@@ -27,6 +27,7 @@ class TopK(Optimizer):
 
     multi_fidelity = True
     option_probes = {"n_samples": 16, "k": 6, "low": "nst12"}  # low: on the 240 cells with NST runs
+    option_ranges = {"n_samples": Range(1, integer=True), "k": Range(1, integer=True)}
     #: k acts once the first round's 64 cheap results are in
     probe_evaluations = 100
 

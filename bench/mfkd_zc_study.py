@@ -52,13 +52,21 @@ LIBRARY_ROWS = {"dehb": "dehb"}
 ALPHA = 0.05
 
 
-def rows(benchmark: str) -> list[str]:
-    """The rows that can run on ``benchmark`` (registered, and with the fidelities they need)."""
-    names = set(optimizer_names())
+def rows(benchmark: str, installed: bool = True) -> list[str]:
+    """The rows of ``benchmark`` (those with the fidelities they need), in table order; ``installed``: only those
+    that can run here (registered, their library installed)."""
     kd = benchmark.endswith("kd240")
     out = [r for r in MFKD_ROWS if kd or "mfkd" not in r] + STRONG_ROWS + EARLIER_ROWS + (KD_ROWS if kd else [])
+    if not installed:
+        return out + list(LIBRARY_ROWS)
     out += [r for r, module in LIBRARY_ROWS.items() if importlib.util.find_spec(module) is not None]
-    return [r for r in out if r.split("@")[0] in names]
+    return [r for r in out if r.split("@")[0] in set(optimizer_names())]
+
+
+def columns(benchmark: str) -> list[str]:
+    """The columns of a benchmark's CSV, as :func:`one` writes them."""
+    return ["row", "seed", "family", "evals", "evals_200"] + [
+        f"{kind}@{t:g}" for t in checkpoints(benchmark) for kind in ("final", "best", "known")]
 
 
 def checkpoints(benchmark: str) -> list[float]:
@@ -94,7 +102,10 @@ def report(df: pd.DataFrame, benchmark: str, rule: str = "started") -> str:
     times = checkpoints(benchmark)
     optimum = load_benchmark(benchmark).optimum
     at = {t: f"{RULES[rule]}@{t:g}" for t in times}
-    labels = [r for r in rows(benchmark) if r in set(df.row)]
+    if f"{RULES[rule]}@{times[-1]:g}" not in df.columns:
+        raise SystemExit(f"{benchmark}: the CSV has no {RULES[rule]}@ columns (written by an older version of this "
+                         f"script); rerun into a new --out prefix for --rule {rule}")
+    labels = [r for r in rows(benchmark, installed=False) if r in set(df.row)]
     seeds = {r: set(df[df.row == r].seed) for r in labels}
     by = {r: df[df.row == r].set_index("seed").sort_index() for r in labels}
     head = ["row", "seeds"] + [f"{t:,.0f} s" for t in times] + [f"optimum found at {times[-1]:,.0f} s"]
@@ -153,7 +164,9 @@ def main() -> None:
     if not args.report:
         jobs = []
         for benchmark, path in paths.items():
-            done = pd.read_csv(path) if os.path.exists(path) else pd.DataFrame(columns=["row", "seed"])
+            done = pd.read_csv(path) if os.path.exists(path) else pd.DataFrame(columns=columns(benchmark))
+            if list(done.columns) != columns(benchmark):
+                raise SystemExit(f"{path} has other columns than this version writes; use a new --out prefix")
             have = set(zip(done.row, done.seed))
             jobs += [(benchmark, r, s) for r in (args.rows or rows(benchmark)) if r in rows(benchmark)
                      for s in range(args.seeds) if (r, s) not in have]

@@ -43,7 +43,7 @@ from mfkdbench.mfkd.cokriging import CoKriging
 from mfkdbench.nb201.encodings import ENCODINGS, encode
 from mfkdbench.errors import UserError
 from mfkdbench.search.blas import single_threaded_blas
-from mfkdbench.search.optimizer import Optimizer, Trial, register
+from mfkdbench.search.optimizer import Optimizer, Range, Trial, register
 
 LOW, HIGH_LEVEL = 0, 1
 #: ``candidates="local"``: the neighbourhoods of this many best cells of a level are searched
@@ -80,6 +80,8 @@ class GPSearch(Optimizer):
                      "low_fidelity": "ce12"}
     #: options a probe needs besides its own (compared with a search under those alone)
     probe_context = {"max_low_share": {"allocation": "cost"}}
+    option_ranges = {"beta": Range(0), "ratio": Range(1, integer=True), "max_low_share": Range(0, 1, high_open=True),
+                     "n_init_high": Range(1, integer=True), "n_init_low": Range(1, integer=True)}
 
     def __init__(self, space, fidelities, rng, *, encoding: str = "onehot", acquisition: str = "ucb",
                  beta: float = 1.0, allocation: str = "ratio", ratio: int | None = None, max_low_share: float | None = None,

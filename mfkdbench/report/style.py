@@ -5,7 +5,8 @@ share both (:func:`looks`). The original methods keep a fixed pair (:data:`FIXED
 name gets, in name order, the unused pair whose colour and marker are used least so far, so a newly registered
 baseline gets a look of its own without editing a table. A label no optimizer registers (results of an older
 version or of a plugin not installed) gets the next unused pair the same way, in the order such labels are first
-drawn in the process, so no two of them share a look either. Colours: Okabe-Ito's colour-blind-safe set (black,
+drawn in the process, so no two of them share a look either (and the same command on the same results
+draws the same looks). Colours: Okabe-Ito's colour-blind-safe set (black,
 vermillion, bluish green, reddish purple, blue, orange, sky blue) and four more (violet, olive, wine, brown);
 grey is kept for context curves (:data:`CONTEXT_GREY`).
 

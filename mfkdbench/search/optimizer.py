@@ -39,6 +39,35 @@ from mfkdbench.errors import MissingLibrary, UserError
 from mfkdbench.nb201.space import SearchSpace
 
 
+class Range(NamedTuple):
+    """The values a numeric option takes: ``low <= v <= high`` (``None``: unbounded; a bound is left out where
+    ``low_open`` / ``high_open``), whole numbers where ``integer``."""
+
+    low: float | None = None
+    high: float | None = None
+    integer: bool = False
+    low_open: bool = False
+    high_open: bool = False
+
+    def admits(self, value) -> bool:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return False
+        if self.integer and int(value) != value:
+            return False
+        low_ok = self.low is None or (value > self.low if self.low_open else value >= self.low)
+        return low_ok and (self.high is None or (value < self.high if self.high_open else value <= self.high))
+
+    def __str__(self) -> str:
+        kind = "an integer" if self.integer else "a number"
+        low = None if self.low is None else f"{'>' if self.low_open else '>='} {self.low:g}"
+        high = None if self.high is None else f"{'<' if self.high_open else '<='} {self.high:g}"
+        return f"{kind} {' and '.join(b for b in (low, high) if b)}".rstrip()
+
+
+#: Hyperband's eta in every optimizer with brackets (a larger one puts more cells in a bracket than the space holds)
+ETA = Range(2, 100, integer=True)
+
+
 class Trial(NamedTuple):
     """One proposed evaluation, an immutable record: an NB201 index at a fidelity."""
 
@@ -62,6 +91,9 @@ class Optimizer:
     option_probes: dict[str, object] = {}
     #: options of a parent class that this one refuses with a :class:`UserError` rather than ignores
     refused_options: tuple[str, ...] = ()
+    #: the values each numeric option takes, merged along the class hierarchy; checked before the optimizer is
+    #: built (:func:`check_option_values`; every numeric option has one, tests/search/test_options.py)
+    option_ranges: dict[str, Range] = {}
 
     def __init__(self, space: SearchSpace, fidelities: Mapping[str, Fidelity], rng: np.random.Generator, **options):
         self.space = space
@@ -148,8 +180,25 @@ def optimizer_class(name: str) -> type[Optimizer]:
 
 def make_optimizer(name: str, space: SearchSpace, fidelities: Mapping[str, Fidelity], rng: np.random.Generator,
                    **options) -> Optimizer:
-    """Instantiate a registered optimizer."""
+    """Instantiate a registered optimizer, its option values checked first (:func:`check_option_values`)."""
+    check_option_values(name, options)
     return optimizer_class(name)(space, fidelities, rng, **options)
+
+
+def option_ranges(name: str) -> dict[str, Range]:
+    """:attr:`Optimizer.option_ranges` of a registered optimizer, merged along its class hierarchy."""
+    out: dict[str, Range] = {}
+    for klass in reversed(optimizer_class(name).__mro__):
+        out.update(vars(klass).get("option_ranges", {}))
+    return out
+
+
+def check_option_values(name: str, options: Mapping[str, object]) -> None:
+    """Refuse, in one line, a numeric option outside its :class:`Range` (``None`` keeps an option's default)."""
+    ranges = option_ranges(name)
+    for key, value in options.items():
+        if key in ranges and value is not None and not ranges[key].admits(value):
+            raise UserError(f"option {key} of {name} must be {ranges[key]}, got {value!r}")
 
 
 #: parameters of ``__init__`` and of the ``make_*`` hooks that are not options
@@ -175,15 +224,24 @@ def optimizer_options(name: str) -> dict[str, object]:
 
 def options_from_text(name: str, pairs: Mapping[str, str]) -> dict[str, object]:
     """Typed options of optimizer ``name`` from ``{option: text}`` (the command line's ``--option K=V``): each
-    value is read as its option's type, that of its default or, where the default is None, of the class's probe
-    value (``true``/``false``, an integer, a finite number, a word, or a comma list)."""
-    known, probes = optimizer_options(name), optimizer_class(name).option_probes
+    value is read as its option's type (its :class:`Range`'s, else that of its default or, where the default is
+    None, of the class's probe value): ``true``/``false``, an integer, a finite number, a word, or a comma list."""
+    known, cls = optimizer_options(name), optimizer_class(name)
     unknown = sorted(set(pairs) - set(known))
     if unknown:
+        taken = sorted(set(known) - set(cls.refused_options))
         raise UserError(f"optimizer {name!r} has no option(s) {', '.join(unknown)}; "
-                        f"its options: {', '.join(sorted(known)) or 'none'}")
-    return {key: _typed(name, key, text, known[key] if known[key] is not None else probes.get(key))
+                        f"its options: {', '.join(taken) or 'none'}")
+    probes, ranges = cls.option_probes, option_ranges(name)
+    return {key: _typed(name, key, text, _example(ranges.get(key), known[key], probes.get(key)))
             for key, text in pairs.items()}
+
+
+def _example(allowed: Range | None, default: object, probe: object) -> object:
+    """A value of an option's type: its range's kind, else its default, else its probe value."""
+    if allowed is not None:
+        return 0 if allowed.integer else 0.0
+    return default if default is not None else probe
 
 
 def _typed(name: str, key: str, text: str, example: object) -> object:
@@ -226,16 +284,14 @@ def optimizers_text() -> str:
         summary = " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split()).split(". ")[0].rstrip(".")
         options = {k: v for k, v in optimizer_options(name).items() if k not in cls.refused_options}
         lines.append(f"{name}: {kind}. {summary}.")
-        lines.append("    options: " + (", ".join(f"{k}={_shown(v)}" for k, v in options.items()) or "none"))
+        lines.append("    options: " + (", ".join(f"{k}={option_text(v)}" for k, v in options.items()) or "none"))
     return "\n".join(lines)
 
 
-def _shown(default: object) -> str:
+def option_text(default: object) -> str:
     """A default as ``--option`` writes it (None: chosen by the optimizer from the fidelities and other options)."""
     if default is None:
         return "auto"
     if isinstance(default, bool):
         return str(default).lower()
-    if isinstance(default, float):
-        return f"{default:g}"
     return ",".join(map(str, default)) if isinstance(default, (list, tuple)) else str(default)

@@ -7,7 +7,7 @@ import time
 from mfkdbench.nb201.benchmark import Benchmark
 from mfkdbench.lowfi.catalog import load_benchmark
 from mfkdbench.lowfi.live import LiveSetting
-from mfkdbench.search.optimizer import options_from_text
+from mfkdbench.search.optimizer import option_text, options_from_text
 from mfkdbench.search.presets import DEFAULT_PRESET, get_preset
 from mfkdbench.search.simulator import Budget, Run, simulate
 
@@ -55,7 +55,7 @@ def run_text(benchmark: Benchmark, run: Run, preset: str, timing: bool = False, 
         f"seed mode {cfg['seed_mode']}",
         f"{cfg['family']} search, target fidelity {cfg['target_fidelity']}, fidelities on offer: "
         f"{', '.join(cfg['fidelities'])}; budget: {' and '.join(limits)}",
-        f"options: {', '.join(f'{k}={v}' for k, v in cfg['optimizer_options'].items()) or 'defaults'}; "
+        f"options: {', '.join(f'{k}={option_text(v)}' for k, v in cfg['optimizer_options'].items()) or 'defaults'}; "
         f"recommends: {cfg['recommendation']}",
         f"evaluations: {len(ev)}, simulated time used: {end:.1f} s; per fidelity: {per_fidelity(ev)}",
         f"incumbent trajectory ({run.report_metric} looked up after the search, never shown to the optimizer):",

@@ -28,9 +28,9 @@ def test_optimizers_lists_every_optimizer_with_its_options_and_defaults(capsys):
     names = [line.split(":")[0] for line in out if not line.startswith(" ")]
     assert names == optimizer_names()
     listed = dict(zip(names, (line for line in out if line.startswith("    options: "))))
-    assert listed["mf-ce"] == ("    options: encoding=onehot, acquisition=ucb, beta=1, allocation=ratio, ratio=auto, "
+    assert listed["mf-ce"] == ("    options: encoding=onehot, acquisition=ucb, beta=1.0, allocation=ratio, ratio=auto, "
                                "max_low_share=auto, candidates=all, n_init_high=3, n_init_low=10, low_fidelity=auto")
-    assert listed["gp-hf"] == "    options: encoding=onehot, acquisition=ucb, beta=1, candidates=all, n_init_high=3"
+    assert listed["gp-hf"] == "    options: encoding=onehot, acquisition=ucb, beta=1.0, candidates=all, n_init_high=3"
     assert listed["random"] == "    options: none"
     for name in names:
         shown = set() if listed[name].endswith(": none") else {

@@ -9,6 +9,9 @@ run its probes longer (``probe_evaluations``) where an option only acts late in 
 name options a probe needs besides its own (``probe_context``: ``max_low_share`` acts with ``allocation="cost"``).
 The searches run on the whole CIFAR-100 space, or on the 240 cells with NST runs where a probe needs ``nst12``.
 """
+import math
+import re
+
 import numpy as np
 import pytest
 
@@ -86,3 +89,49 @@ def test_refused_options_are_refused(benches, name, option):
     probe = next(k.option_probes[option] for k in optimizer_class(name).__mro__[1:] if option in getattr(k, "option_probes", {}))
     with pytest.raises(UserError, match=option):
         proposals(benches[1], name, **{option: probe})
+
+
+def _numeric(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_numeric_option_has_a_range_holding_its_default_and_probe(name):
+    from mfkdbench.search.optimizer import option_ranges
+
+    cls, ranges = optimizer_class(name), option_ranges(name)
+    options = {k: v for k, v in optimizer_options(name).items() if k not in cls.refused_options}
+    numeric = {k for k, v in options.items() if _numeric(v) or _numeric(cls.option_probes.get(k))}
+    assert numeric <= set(ranges) <= set(optimizer_options(name)), f"{name}: without a range {sorted(numeric - set(ranges))}"
+    for key in numeric:
+        for value in (options[key], cls.option_probes.get(key)):
+            assert value is None or ranges[key].admits(value), (key, value, str(ranges[key]))
+
+
+def outside(allowed) -> list:
+    """Values just outside a range: below, above, a fraction where it takes integers, not finite."""
+    values = [math.nan, math.inf]
+    if allowed.low is not None:
+        values.append(allowed.low if allowed.low_open else allowed.low - (1 if allowed.integer else 1e-6))
+    if allowed.high is not None:
+        values.append(allowed.high if allowed.high_open else allowed.high + (1 if allowed.integer else 1e-6))
+    if allowed.integer:
+        values.append((allowed.low or 0) + 1.5)
+    return values
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_values_outside_a_range_are_refused_before_the_optimizer_is_built(name, benches, monkeypatch):
+    """One ``UserError`` line naming the option and its range, raised before the class is built (a value that
+    slipped through once gave a traceback deep in a search, or a search that quietly did something else)."""
+    from mfkdbench.errors import UserError
+    from mfkdbench.search.optimizer import make_optimizer, option_ranges
+    from mfkdbench.search.simulator import search_fidelities
+
+    cls = optimizer_class(name)
+    monkeypatch.setattr(cls, "__init__", lambda *a, **k: pytest.fail(f"{name} built with a value out of range"))
+    space, fidelities = benches[0].space, search_fidelities(benches[0], "200")
+    for key, allowed in option_ranges(name).items():
+        for value in outside(allowed):
+            with pytest.raises(UserError, match=f"option {key} of {name} must be {re.escape(str(allowed))}, got"):
+                make_optimizer(name, space, fidelities, np.random.default_rng(0), **{key: value})
