@@ -32,7 +32,6 @@ Install
 from __future__ import annotations
 
 import math
-import numbers
 import tempfile
 import warnings
 from collections import deque
@@ -107,16 +106,15 @@ class DEHBSearch(Optimizer):
             self.library("dehb", EXTRA)
         except MissingLibrary as exc:
             raise MissingLibrary(f"{exc} && {INSTALL}") from None
-        self.eta = self.integer("eta", eta, 2)
+        self.eta = int(eta)  # eta and the numbers below: in option_ranges, checked before the optimizer is built
         self.ladder = chosen_ladder(self.name, self.fidelities, self.eta, rungs)
         if len(self.ladder) < 2:
             raise UserError(f"{self.name} needs a fidelity below the target on its rungs; got {self.ladder}")
-        self.de_options = dict(mutation_factor=self.number("mutation_factor", mutation_factor, 0.0, 2.0, False),
-                               crossover_prob=self.number("crossover_prob", crossover_prob, 0.0, 1.0, True),
+        self.de_options = dict(mutation_factor=float(mutation_factor), crossover_prob=float(crossover_prob),
                                strategy=self.choice("strategy", strategy),
                                boundary_fix_type=self.choice("boundary_fix_type", boundary_fix_type))
-        min_clip = None if min_clip is None else self.integer("min_clip", min_clip, 1)
-        max_clip = None if max_clip is None else self.integer("max_clip", max_clip, 1)
+        min_clip = None if min_clip is None else int(min_clip)
+        max_clip = None if max_clip is None else int(max_clip)
         if min_clip is not None and max_clip is not None and min_clip > max_clip:
             raise UserError(f"{self.name}: min_clip ({min_clip}) must not exceed max_clip ({max_clip})")
         if max_clip is not None and min_clip is None:
@@ -131,20 +129,6 @@ class DEHBSearch(Optimizer):
         assert sorted(self.rung_of) == [float(f) for f in self.dehb.fidelities], self.dehb.fidelities
         self._worst = 0.0  # the worst fitness told (at least 0, accuracy 0 %): a failed evaluation's
         self._pending: dict[tuple[int, str], deque] = {}
-
-    def number(self, option: str, value, low: float, high: float, low_included: bool) -> float:
-        ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value) \
-            and (low <= value if low_included else low < value) and value <= high
-        if not ok:
-            interval = f"{'[' if low_included else '('}{low:g}, {high:g}]"
-            raise UserError(f"{self.name}: {option} must be a number in {interval}, got {value!r}")
-        return float(value)
-
-    def integer(self, option: str, value, low: int) -> int:
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
-                or int(value) != value or value < low:
-            raise UserError(f"{self.name}: {option} must be an integer >= {low}, got {value!r}")
-        return int(value)
 
     def choice(self, option: str, value) -> str:
         if option == "strategy":

@@ -70,7 +70,7 @@ def chosen_ladder(optimizer: str, fidelities: Mapping[str, Fidelity], eta: int, 
     if not names or unknown:
         raise UserError(f"{optimizer}: rungs must name fidelities on offer ({', '.join(fidelities)}), got {rungs!r}")
     order = [(fidelities[r].level, fidelities[r].epochs) for r in names]
-    if any(a >= b for a, b in zip(order, order[1:])):
+    if len(set(names)) < len(names) or any(a > b for a, b in zip(order, order[1:])):
         raise UserError(f"{optimizer}: rungs must be distinct fidelities, cheapest first, got {','.join(names)}")
     return names
 

@@ -173,11 +173,12 @@ def test_dehb_tells_a_failed_evaluation_as_the_worst_fitness(c100):
 
 
 @pytest.mark.parametrize("options,message", [
-    (dict(eta=1), "eta must be an integer >= 2"), (dict(mutation_factor=0.0), r"mutation_factor must be a number in \(0, 2\]"),
-    (dict(crossover_prob=1.5), r"crossover_prob must be a number in \[0, 1\]"),
+    (dict(eta=1), "option eta of dehb must be an integer >= 2 and <= 100, got 1"),
+    (dict(mutation_factor=0.0), "option mutation_factor of dehb must be a number > 0 and <= 2, got 0.0"),
+    (dict(crossover_prob=1.5), "option crossover_prob of dehb must be a number >= 0 and <= 1, got 1.5"),
     (dict(strategy="rand1"), "strategy must be one of rand1_bin, rand1_exp"),
     (dict(boundary_fix_type="wrap"), "boundary_fix_type must be one of random, clip"),
-    (dict(min_clip=0), "min_clip must be an integer >= 1"), (dict(min_clip=3, max_clip=2), r"min_clip \(3\) must not exceed"),
+    (dict(min_clip=0), "option min_clip of dehb must be an integer >= 1, got 0"), (dict(min_clip=3, max_clip=2), r"min_clip \(3\) must not exceed"),
     (dict(rungs=["200"]), "needs a fidelity below the target"), (dict(max_age=3), "has no option"),
 ])
 def test_dehb_refuses_bad_options(c100, options, message):
