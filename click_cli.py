@@ -304,8 +304,20 @@ BAND_OPTION = click.option(
 
 
 def _optimizer_list(ctx, param, value):
-    names = None if value is None else [v.strip() for v in value.split(",")]
-    if names is not None and not all(names):
+    """Comma-separated searches; commas inside ``[...]`` (a search's options) stay with their search."""
+    if value is None:
+        return None
+    names, depth, start = [], 0, 0
+    for i, char in enumerate(value + ","):
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if depth not in (0, 1):
+            break
+        if char == "," and depth == 0:
+            names.append(value[start:i].strip())
+            start = i + 1
+    if depth:
+        raise click.BadParameter(f"{value!r}: unbalanced brackets; give options as NAME[OPTION=VALUE,...]")
+    if not all(names):
         raise click.BadParameter(f"{value!r} holds an empty name; give NAME or NAME@FIDELITY between commas")
     return names
 

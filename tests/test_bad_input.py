@@ -283,6 +283,12 @@ def test_nan_accuracy_counts_as_failed_and_shifts_no_cost(tables, tmp_path):
     (["--seeds", "1000000000"], "1000000000 is not in the range 1<=x<=10000"),
     (["--workers", "100000"], "100000 is not in the range 1<=x<=256"),
     (["--sim-workers", "1000000"], "1000000 is not in the range 1<=x<=1000"),
+    (["--optimizers", "random,mf-ce[beta=x]"], "option beta of mf-ce takes a finite number, got 'x'"),
+    (["--optimizers", "random,mf-ce[beta=2"], "unbalanced brackets; give options as NAME[OPTION=VALUE,...]"),
+    (["--optimizers", "random,mf-ce[beta=2]]"], "unbalanced brackets"),
+    (["--optimizers", "random,mf-ce[[beta=2]]"], "unbalanced brackets"),
+    (["--optimizers", "hyperband[rungs=ce12,200,eta=1]"], "option eta of hyperband must be an integer >= 2"),
+    (["--optimizers", "rea[population_size=5]@ce12,rea[bogus=1]@ce12"], "optimizer 'rea' has no option(s) bogus"),
 ])
 def test_compare_options(capsys, kept, extra, message):
     refused(capsys, ["compare", *SMALL, *extra, "--out", str(kept)], message, kept)

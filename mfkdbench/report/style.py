@@ -55,7 +55,7 @@ _SPARE = ("#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#999933", "#6A3D9A", "#88
 
 
 def base_name(label: str) -> str:
-    """``rea@ce12`` -> ``rea``."""
+    """``rea@ce12`` -> ``rea``; a search with options keeps them (``mfkd[allocation=cost]``: a look of its own)."""
     return label.split("@", 1)[0]
 
 

@@ -65,7 +65,7 @@ import heapq
 import math
 import time
 import weakref
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -74,7 +74,8 @@ import pandas as pd
 from mfkdbench.nb201.benchmark import Benchmark, Fidelity
 from mfkdbench.errors import UserError
 from mfkdbench.inputs import MAX_EVALUATIONS, MAX_SIM_WORKERS
-from mfkdbench.search.optimizer import Optimizer, Trial, make_optimizer, optimizer_class
+from mfkdbench.search.optimizer import (Optimizer, Trial, check_option_values, make_optimizer, optimizer_class,
+                                        option_text, options_from_text)
 from mfkdbench.search.presets import PRESETS, Preset, get_preset
 
 __all__ = ["Budget", "Preset", "PRESETS", "get_preset", "Run", "Search", "resolve_search", "search_fidelities",
@@ -189,6 +190,7 @@ class Search:
     family: str  # LOW_FIDELITY_ONLY, TARGET_ONLY, MULTI_FIDELITY or TRAINING_FREE
     search_fidelity: str | None  # the one fidelity a single-fidelity search evaluates; None for multi-fidelity
     fidelities: dict[str, Fidelity]  # what the optimizer is offered
+    options: dict = field(default_factory=dict)  # the options the spec names (``mfkd[allocation=cost]``)
 
     @property
     def recommendation(self) -> str:
@@ -214,20 +216,48 @@ def resolve_search(benchmark: Benchmark, spec: str, target: str) -> Search:
 
 
 def _resolve_search(benchmark: Benchmark, spec: str, target: str) -> Search:
-    name, at, fidelity = spec.partition("@")
+    head, at, fidelity = spec.partition("@")
     if at and not fidelity.strip():
         raise UserError(f"{spec!r} names no fidelity after '@'; give NAME@FIDELITY (e.g. rea@ce12) or NAME alone")
+    name, options = spec_options(head)
     cls = optimizer_class(name)
+    named = name + ("[" + ",".join(f"{k}={option_text(v)}" for k, v in sorted(options.items())) + "]" if options else "")
     if cls.multi_fidelity:
         if fidelity:
             raise UserError(f"{name} is multi-fidelity: it uses every fidelity below the target {target!r}, "
                             f"so it takes no @fidelity (got {spec!r})")
         family = TRAINING_FREE if cls.training_free else MULTI_FIDELITY
-        return Search(name, name, family, None, search_fidelities(benchmark, target, cls.training_free))
+        return Search(named, name, family, None, search_fidelities(benchmark, target, cls.training_free), options)
     fidelity = fidelity or target
     fidelities = search_fidelities(benchmark, fidelity, cls.training_free)
     family = TRAINING_FREE if cls.training_free else TARGET_ONLY if fidelity == target else LOW_FIDELITY_ONLY
-    return Search(f"{name}@{fidelity}", name, family, fidelity, fidelities)
+    return Search(f"{named}@{fidelity}", name, family, fidelity, fidelities, options)
+
+
+def spec_options(head: str) -> tuple[str, dict]:
+    """``mfkd[allocation=cost,beta=2]`` -> ``("mfkd", {"allocation": "cost", "beta": 2.0})``: the options a search
+    spec names, each read as its option's type (a piece without ``=`` continues a list value: ``rungs=ce12,200``)."""
+    if "[" not in head and "]" not in head:
+        return head, {}
+    name, _, rest = head.partition("[")
+    if not rest.endswith("]") or "[" in rest or "]" in rest[:-1] or not rest[:-1].strip():
+        raise UserError(f"{head!r}: give options as NAME[OPTION=VALUE,...] (e.g. mfkd[allocation=cost])")
+    pairs: dict[str, str] = {}
+    last = None
+    for piece in rest[:-1].split(","):
+        key, eq, value = piece.partition("=")
+        if not eq:
+            if last is None:
+                raise UserError(f"{head!r}: {piece!r} is not OPTION=VALUE")
+            pairs[last] += "," + piece
+            continue
+        last = key.strip()
+        if not last or last in pairs:
+            raise UserError(f"{head!r}: {'an empty option name' if not last else repr(last) + ' given twice'}")
+        pairs[last] = value
+    options = options_from_text(name, pairs)
+    check_option_values(name, options)
+    return name, options
 
 
 def simulate(benchmark: Benchmark, optimizer: str, seed: int, budget: Budget, *, n_workers: int = 1,
@@ -242,7 +272,10 @@ def simulate(benchmark: Benchmark, optimizer: str, seed: int, budget: Budget, *,
         raise UserError(f"the seed must be a non-negative integer, got {seed}")
     seed, n_workers = int(seed), int(n_workers)
     search = resolve_search(benchmark, optimizer, target_fidelity)
-    options = dict(optimizer_options or {})
+    options = {**search.options, **(optimizer_options or {})}
+    clash = sorted(k for k in set(search.options) & set(optimizer_options or {}) if search.options[k] != options[k])
+    if clash:
+        raise UserError(f"{optimizer!r} and the optimizer options give {', '.join(clash)} two values")
     opt = make_optimizer(search.optimizer, benchmark.space, search.fidelities, np.random.default_rng(seed), **options)
     if not opt.overshoot:
         budget = replace(budget, overshoot=False)

@@ -50,3 +50,47 @@ def test_run_option_reaches_the_search(capsys):
     assert default[2].startswith("options: defaults; ")
     assert same[2].startswith("options: beta=1.0, allocation=ratio; ") and same[3:] == default[3:]
     assert changed[2].startswith("options: allocation=cost, beta=3.0; ") and changed[3:] != default[3:]
+
+
+@pytest.mark.parametrize("spec,label,options", [
+    ("mfkd[beta=2,allocation=cost]", "mfkd[allocation=cost,beta=2.0]", {"allocation": "cost", "beta": 2.0}),
+    ("hyperband[rungs=ce12,nst12,200,eta=2]", "hyperband[eta=2,rungs=ce12,nst12,200]",
+     {"eta": 2, "rungs": ["ce12", "nst12", "200"]}),
+    ("rea[population_size=20]@ce12", "rea[population_size=20]@ce12", {"population_size": 20}),
+    ("rea@ce12", "rea@ce12", {}),
+])
+def test_a_search_spec_names_its_options_and_its_label_reads_back(spec, label, options):
+    from mfkdbench import load_benchmark
+    from mfkdbench.search.simulator import resolve_search
+
+    bench = load_benchmark("cifar100-kd240")
+    search = resolve_search(bench, spec, "200")
+    assert (search.label, search.options) == (label, options)
+    again = resolve_search(bench, search.label, "200")
+    assert (again.label, again.options) == (label, options)
+
+
+def test_a_spec_with_options_runs_as_the_options_given_apart():
+    from mfkdbench import load_benchmark
+    from mfkdbench.search.simulator import Budget, simulate
+
+    bench = load_benchmark("cifar100-kd240")
+    named = simulate(bench, "mf-ce[allocation=cost]", 0, Budget(evaluations=40))
+    given = simulate(bench, "mf-ce", 0, Budget(evaluations=40), optimizer_options={"allocation": "cost"})
+    plain = simulate(bench, "mf-ce", 0, Budget(evaluations=40))
+    assert named.optimizer == "mf-ce[allocation=cost]" and named.config["optimizer_options"] == {"allocation": "cost"}
+    assert named.evaluations.equals(given.evaluations) and not named.evaluations.equals(plain.evaluations)
+
+
+def test_compare_runs_two_settings_of_one_optimizer_as_two_searches(tmp_path):
+    import mfkdbench.results as results
+    from mfkdbench.report import style
+
+    out = tmp_path / "variants"
+    main(["compare", "--dataset", "cifar100-kd240", "--optimizers", "mf-ce,mf-ce[allocation=cost],rea@ce12",
+          "--seeds", "2", "--workers", "1", "--quiet", "--budget", "60000", "--out", str(out)])
+    runs = results.load(out).runs
+    assert sorted(set(runs.optimizer)) == ["mf-ce", "mf-ce[allocation=cost]", "rea@ce12"]
+    finals = runs.set_index(["optimizer", "seed"]).final_report_pct
+    assert (finals["mf-ce"] != finals["mf-ce[allocation=cost]"]).any()
+    assert style.look("mf-ce[allocation=cost]") != style.look("mf-ce")
