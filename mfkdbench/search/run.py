@@ -9,7 +9,7 @@ from mfkdbench.lowfi.catalog import load_benchmark
 from mfkdbench.lowfi.live import LiveSetting
 from mfkdbench.search.optimizer import option_text, options_from_text
 from mfkdbench.search.presets import DEFAULT_PRESET, get_preset
-from mfkdbench.search.simulator import Budget, Run, simulate
+from mfkdbench.search.simulator import Budget, Run, simulate, spec_options
 
 
 def run_preset(optimizer: str, dataset: str, preset: str = DEFAULT_PRESET, *, seconds: float | None = None,
@@ -107,7 +107,7 @@ def run_command(optimizer: str, dataset: str, preset: str = DEFAULT_PRESET, *, t
     """Run a search and return its summary text, or its :func:`run_record` as JSON; ``option_texts``: the
     optimizer's options as text (``--option K=V``), read as each option's type."""
     t0 = time.perf_counter()
-    options = options_from_text(optimizer.partition("@")[0], option_texts or {})
+    options = options_from_text(spec_options(optimizer.partition("@")[0])[0], option_texts or {})
     benchmark, run = run_preset(optimizer, dataset, preset, optimizer_options=options, **kwargs)
     if as_json:
         return json.dumps(run_record(benchmark, run, preset, timing), indent=1, default=_plain)

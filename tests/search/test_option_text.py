@@ -43,6 +43,15 @@ def run_output(capsys, *extra):
     return capsys.readouterr().out.splitlines()
 
 
+def test_run_takes_a_spec_with_options_and_more_options_beside_it(capsys):
+    given = run_output(capsys, "--option", "allocation=cost", "--option", "beta=3")
+    main(["run", "--optimizer", "mf-ce[allocation=cost]", "--dataset", "cifar100-kd240", "--evaluations", "40",
+          "--option", "beta=3"])
+    mixed = capsys.readouterr().out.splitlines()
+    assert mixed[0].startswith("mf-ce[allocation=cost] on cifar100-kd240")
+    assert mixed[2].startswith("options: allocation=cost, beta=3.0; ") and mixed[3:] == given[3:]
+
+
 def test_run_option_reaches_the_search(capsys):
     default = run_output(capsys)
     same = run_output(capsys, "--option", "beta=1.0", "--option", "allocation=ratio")
