@@ -168,15 +168,9 @@ def arch(arch, dataset, fidelity, as_json, data):
 
 def _option_pairs(ctx, param, values):
     """``--option NAME=VALUE`` (repeatable) as ``{NAME: VALUE}``, the text read by the optimizer's option types."""
-    pairs = {}
-    for value in values:
-        name, eq, text = value.partition("=")
-        if not eq or not name.strip():
-            raise click.BadParameter(f"{value!r} is not NAME=VALUE (e.g. --option beta=2)")
-        if name.strip() in pairs:
-            raise click.BadParameter(f"{name.strip()!r} given twice")
-        pairs[name.strip()] = text
-    return pairs
+    from mfkdbench.search.optimizer import text_pairs
+
+    return text_pairs(values, "--option beta=2")
 
 
 @cli.command("optimizers")

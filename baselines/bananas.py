@@ -27,7 +27,6 @@ from __future__ import annotations
 import numpy as np
 
 from mfkdbench.nb201.encodings import path_encoding
-from mfkdbench.errors import UserError
 from mfkdbench.search.blas import single_threaded_blas
 from mfkdbench.search.optimizer import Optimizer, Range, Trial, register
 from mfkdbench.search.sampling import UnseenSampler
@@ -157,10 +156,6 @@ class Bananas(Optimizer):
     def __init__(self, space, fidelities, rng, *, num_init: int = 10, k: int = 10, num_ensemble: int = 5,
                  num_candidates: int = 100, num_arches_to_mutate: int = 2, train_steps: int = 200, **options):
         super().__init__(space, fidelities, rng, **options)
-        values = (num_init, k, num_ensemble, num_candidates, num_arches_to_mutate, train_steps)
-        if any(isinstance(v, bool) or int(v) != v or v < 1 for v in values):
-            raise UserError(f"{self.name}: num_init, k, num_ensemble, num_candidates, num_arches_to_mutate "
-                            "and train_steps must be positive integers")
         self.num_init, self.k, self.num_candidates, self.num_arches_to_mutate = map(
             int, (num_init, k, num_candidates, num_arches_to_mutate))
         self.ensemble = MLPEnsemble(int(num_ensemble), steps=int(train_steps))

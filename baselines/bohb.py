@@ -121,9 +121,6 @@ class BOHB(Hyperband):
         self.min_points_in_model = N_EDGES + 1 if min_points_in_model is None else int(min_points_in_model)
         if self.min_points_in_model < N_EDGES + 1:  # hpbandster raises it to d + 1 with a warning
             self.min_points_in_model = N_EDGES + 1
-        if not 0 < top_n_percent < 100 or num_samples < 1 or not 0 <= random_fraction <= 1 or min_bandwidth <= 0:
-            raise UserError(f"{self.name}: need 0 < top_n_percent < 100, num_samples >= 1, "
-                            "0 <= random_fraction <= 1 and min_bandwidth > 0")
         self.top_n_percent, self.num_samples = int(top_n_percent), int(num_samples)
         self.random_fraction = float(random_fraction)
         self.min_bandwidth = float(min_bandwidth)

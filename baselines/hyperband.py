@@ -38,7 +38,7 @@ from collections.abc import Callable, Mapping
 
 from mfkdbench.nb201.benchmark import Fidelity
 from mfkdbench.errors import UserError
-from mfkdbench.search.optimizer import ETA, Optimizer, Range, Trial, register
+from mfkdbench.search.optimizer import ETA, Optimizer, Trial, register
 from mfkdbench.search.sampling import UnseenSampler
 
 #: prefix of the plain cross-entropy fidelities Hyperband's lower rungs use by default
@@ -155,9 +155,7 @@ class Hyperband(Optimizer):
 
     def __init__(self, space, fidelities, rng, eta: int = 3, rungs=None, **options):
         super().__init__(space, fidelities, rng, **options)
-        if isinstance(eta, bool) or int(eta) != eta or eta < 2:
-            raise UserError(f"{self.name}: eta must be an integer >= 2, got {eta!r}")
-        self.eta = int(eta)
+        self.eta = int(eta)  # in option_ranges, checked before the optimizer is built
         self.ladder = self.make_ladder(rungs)
         self.starts = bracket_starts(len(self.ladder), self.eta)
         self.unseen = UnseenSampler(space)

@@ -68,7 +68,7 @@ class MFNAS(Optimizer):
         super().__init__(space, fidelities, rng, **options)
         metric = training_free_metric(self.name, self.fidelities, metric)
         self.ranking = ProxyRanking(space, metric, n_stage1, rng, stage1)
-        if not (int(n_candidates) == n_candidates and int(finalists) == finalists and 1 <= finalists <= n_candidates):
+        if finalists > n_candidates:  # each an integer >= 1: option_ranges
             raise UserError(f"{self.name}: need integers 1 <= finalists <= n_candidates, got {finalists}, {n_candidates}")
         top = self.fidelities[self.high]
         lower = sorted((f for f in self.fidelities.values() if f.name.startswith(CE_PREFIX) and f.epochs < top.epochs

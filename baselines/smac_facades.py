@@ -44,9 +44,7 @@ class SMACFacade(Optimizer):
         from smac.runhistory.dataclasses import TrialValue
         from smac.runhistory.enumerations import StatusType
 
-        if isinstance(eta, bool) or int(eta) != eta or eta < 2:
-            raise UserError(f"{self.name}: eta must be an integer >= 2, got {eta!r}")
-        self.eta = int(eta)
+        self.eta = int(eta)  # in option_ranges, checked before the optimizer is built
         self.ladder = chosen_ladder(self.name, self.fidelities, self.eta, rungs)
         if len(self.ladder) < 2:
             raise UserError(f"{self.name} needs a fidelity below the target on its rungs; got {self.ladder}")

@@ -139,9 +139,7 @@ class SyneTuneASHA(SyneTuneScheduler):
     option_ranges = {"eta": ETA}
 
     def make_scheduler(self, seed, eta: int = 3, rungs=None, **options):
-        if isinstance(eta, bool) or int(eta) != eta or eta < 2:
-            raise UserError(f"{self.name}: eta must be an integer >= 2, got {eta!r}")
-        self.eta = int(eta)
+        self.eta = int(eta)  # in option_ranges, checked before the optimizer is built
         self.ladder = chosen_ladder(self.name, self.fidelities, self.eta, rungs)
         self._continuing: deque = deque()  # (trial, next rung) the scheduler let continue
         return self.make_asha(seed, max_t=self.eta ** (len(self.ladder) - 1), **options)

@@ -33,7 +33,7 @@ class TopK(Optimizer):
 
     def __init__(self, space, fidelities, rng, n_samples: int = 64, k: int = 3, low: str | None = None, **options):
         super().__init__(space, fidelities, rng, **options)
-        if not (int(n_samples) == n_samples and int(k) == k and 1 <= k <= n_samples):
+        if k > n_samples:  # each an integer >= 1: option_ranges
             raise UserError(f"{self.name}: need integers 1 <= k <= n_samples, got k={k}, n_samples={n_samples}")
         lower = [f.name for f in sorted(self.fidelities.values(), key=lambda f: (f.epochs, f.name))
                  if f.name != self.high and not f.training_free]

@@ -294,6 +294,13 @@ def test_compare_options(capsys, kept, extra, message):
     refused(capsys, ["compare", *SMALL, *extra, "--out", str(kept)], message, kept)
 
 
+def test_options_a_spec_names_are_checked_together_before_the_result_store(capsys, tmp_path):
+    """Each value in its range, but ratio cannot act with allocation=cost: refused before anything is written."""
+    refused(capsys, ["compare", *SMALL, "--optimizers", "random,mf-ce[allocation=cost,ratio=3]", "--out",
+                     str(tmp_path / "new")], "ratio does nothing with allocation='cost'", tmp_path)
+    assert not (tmp_path / "new").exists()
+
+
 @pytest.mark.parametrize("args,message", [
     (["run", "--optimizer", "rea", "--dataset", "cifar10", "--budget", "inf"], "'inf' is not a finite number"),
     (["run", "--optimizer", "rea", "--dataset", "cifar10", "--budget", "1e15"], "buys about 5.5e+11 evaluations"),

@@ -190,7 +190,7 @@ def plan_comparison(protocol: Protocol, data: str | None, seeds: int, optimizers
     for spec in specs:
         try:
             search = resolve_search(bench, spec, protocol.target_fidelity)
-            make_optimizer(search.optimizer, bench.space, search.fidelities, np.random.default_rng(0))
+            make_optimizer(search.optimizer, bench.space, search.fidelities, np.random.default_rng(0), **search.options)
         except UserError as exc:
             if explicit:
                 raise UserError(f"optimizer {spec!r} cannot run on {bench.name} here: {exc}") from None

@@ -100,10 +100,6 @@ class GPSearch(Optimizer):
         ratio, max_low_share = 2 if ratio is None else ratio, 0.5 if max_low_share is None else max_low_share
         if candidates not in ("all", "local"):
             raise UserError(f"unknown candidate set {candidates!r}; choose 'all' or 'local'")
-        if int(ratio) != ratio or ratio < 1:
-            raise UserError(f"the high-fidelity ratio must be a positive integer, got {ratio}")
-        if not 0 <= max_low_share < 1:
-            raise UserError(f"max_low_share must be in [0, 1), got {max_low_share}")
         self.encoding, self.acquisition, self.beta = encoding, acquisition, float(beta)
         self.allocation, self.ratio, self.max_low_share = allocation, int(ratio), float(max_low_share)
         self.candidates = candidates

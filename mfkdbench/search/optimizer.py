@@ -95,6 +95,10 @@ class Optimizer:
     #: built (:func:`check_option_values`; every numeric option has one, tests/search/test_options.py)
     option_ranges: dict[str, Range] = {}
 
+    def __new__(cls, *args, **options):
+        check_option_values(cls, options)
+        return super().__new__(cls)
+
     def __init__(self, space: SearchSpace, fidelities: Mapping[str, Fidelity], rng: np.random.Generator, **options):
         self.space = space
         self.fidelities = dict(fidelities)
@@ -180,25 +184,25 @@ def optimizer_class(name: str) -> type[Optimizer]:
 
 def make_optimizer(name: str, space: SearchSpace, fidelities: Mapping[str, Fidelity], rng: np.random.Generator,
                    **options) -> Optimizer:
-    """Instantiate a registered optimizer, its option values checked first (:func:`check_option_values`)."""
-    check_option_values(name, options)
+    """Instantiate a registered optimizer."""
     return optimizer_class(name)(space, fidelities, rng, **options)
 
 
-def option_ranges(name: str) -> dict[str, Range]:
-    """:attr:`Optimizer.option_ranges` of a registered optimizer, merged along its class hierarchy."""
+def option_ranges(cls: type[Optimizer]) -> dict[str, Range]:
+    """:attr:`Optimizer.option_ranges` of an optimizer class, merged along its class hierarchy."""
     out: dict[str, Range] = {}
-    for klass in reversed(optimizer_class(name).__mro__):
+    for klass in reversed(cls.__mro__):
         out.update(vars(klass).get("option_ranges", {}))
     return out
 
 
-def check_option_values(name: str, options: Mapping[str, object]) -> None:
-    """Refuse, in one line, a numeric option outside its :class:`Range` (``None`` keeps an option's default)."""
-    ranges = option_ranges(name)
+def check_option_values(cls: type[Optimizer], options: Mapping[str, object]) -> None:
+    """Refuse, in one line, a numeric option outside its :class:`Range` (``None`` keeps an option's default);
+    :class:`Optimizer` runs it before any constructor."""
+    ranges = option_ranges(cls)
     for key, value in options.items():
         if key in ranges and value is not None and not ranges[key].admits(value):
-            raise UserError(f"option {key} of {name} must be {ranges[key]}, got {value!r}")
+            raise UserError(f"option {key} of {cls.name} must be {ranges[key]}, got {value!r}")
 
 
 #: parameters of ``__init__`` and of the ``make_*`` hooks that are not options
@@ -222,6 +226,20 @@ def optimizer_options(name: str) -> dict[str, object]:
     return out
 
 
+def text_pairs(items, example: str) -> dict[str, str]:
+    """``["beta=2", "allocation=cost"]`` -> ``{"beta": "2", "allocation": "cost"}``: each item ``NAME=VALUE``,
+    every name once (``example`` shows the form in the error)."""
+    pairs: dict[str, str] = {}
+    for item in items:
+        name, eq, text = item.partition("=")
+        if not eq or not name.strip():
+            raise UserError(f"{item!r} is not NAME=VALUE (e.g. {example})")
+        if name.strip() in pairs:
+            raise UserError(f"{name.strip()!r} given twice")
+        pairs[name.strip()] = text
+    return pairs
+
+
 def options_from_text(name: str, pairs: Mapping[str, str]) -> dict[str, object]:
     """Typed options of optimizer ``name`` from ``{option: text}`` (the command line's ``--option K=V``): each
     value is read as its option's type (its :class:`Range`'s, else that of its default or, where the default is
@@ -232,7 +250,7 @@ def options_from_text(name: str, pairs: Mapping[str, str]) -> dict[str, object]:
         taken = sorted(set(known) - set(cls.refused_options))
         raise UserError(f"optimizer {name!r} has no option(s) {', '.join(unknown)}; "
                         f"its options: {', '.join(taken) or 'none'}")
-    probes, ranges = cls.option_probes, option_ranges(name)
+    probes, ranges = cls.option_probes, option_ranges(cls)
     return {key: _typed(name, key, text, _example(ranges.get(key), known[key], probes.get(key)))
             for key, text in pairs.items()}
 

@@ -74,8 +74,8 @@ import pandas as pd
 from mfkdbench.nb201.benchmark import Benchmark, Fidelity
 from mfkdbench.errors import UserError
 from mfkdbench.inputs import MAX_EVALUATIONS, MAX_SIM_WORKERS
-from mfkdbench.search.optimizer import (Optimizer, Trial, check_option_values, make_optimizer, optimizer_class,
-                                        option_text, options_from_text)
+from mfkdbench.search.optimizer import (Optimizer, Trial, make_optimizer, optimizer_class, option_text,
+                                        options_from_text, text_pairs)
 from mfkdbench.search.presets import PRESETS, Preset, get_preset
 
 __all__ = ["Budget", "Preset", "PRESETS", "get_preset", "Run", "Search", "resolve_search", "search_fidelities",
@@ -242,22 +242,13 @@ def spec_options(head: str) -> tuple[str, dict]:
     name, _, rest = head.partition("[")
     if not rest.endswith("]") or "[" in rest or "]" in rest[:-1] or not rest[:-1].strip():
         raise UserError(f"{head!r}: give options as NAME[OPTION=VALUE,...] (e.g. mfkd[allocation=cost])")
-    pairs: dict[str, str] = {}
-    last = None
+    items: list[str] = []
     for piece in rest[:-1].split(","):
-        key, eq, value = piece.partition("=")
-        if not eq:
-            if last is None:
-                raise UserError(f"{head!r}: {piece!r} is not OPTION=VALUE")
-            pairs[last] += "," + piece
-            continue
-        last = key.strip()
-        if not last or last in pairs:
-            raise UserError(f"{head!r}: {'an empty option name' if not last else repr(last) + ' given twice'}")
-        pairs[last] = value
-    options = options_from_text(name, pairs)
-    check_option_values(name, options)
-    return name, options
+        if "=" in piece or not items:
+            items.append(piece)
+        else:
+            items[-1] += "," + piece
+    return name, options_from_text(name, text_pairs(items, "mfkd[allocation=cost]"))
 
 
 def simulate(benchmark: Benchmark, optimizer: str, seed: int, budget: Budget, *, n_workers: int = 1,

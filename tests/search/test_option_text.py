@@ -3,13 +3,8 @@ reads each value as its option's type and hands it to the search (bad values: te
 import pytest
 
 from click_cli import main
-from mfkdbench.search.optimizer import optimizer_class, optimizer_names, optimizer_options, options_from_text
-
-
-def as_text(value) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+from mfkdbench.search.optimizer import (optimizer_class, optimizer_names, optimizer_options, option_text,
+                                        options_from_text)
 
 
 @pytest.mark.parametrize("name", optimizer_names())
@@ -17,7 +12,7 @@ def test_every_probe_value_reads_back_from_its_text(name):
     """The option types the command line reads are those the optimizer's own probes use (a number read as a
     word, or an integer as a float, fails here)."""
     probes = optimizer_class(name).option_probes
-    typed = options_from_text(name, {key: as_text(value) for key, value in probes.items()})
+    typed = options_from_text(name, {key: option_text(value) for key, value in probes.items()})
     assert typed == {key: list(v) if isinstance(v, tuple) else v for key, v in probes.items()}
     assert all(type(typed[key]) is type(value) for key, value in probes.items())
 

@@ -99,7 +99,8 @@ def _numeric(value) -> bool:
 def test_every_numeric_option_has_a_range_holding_its_default_and_probe(name):
     from mfkdbench.search.optimizer import option_ranges
 
-    cls, ranges = optimizer_class(name), option_ranges(name)
+    cls = optimizer_class(name)
+    ranges = option_ranges(cls)
     options = {k: v for k, v in optimizer_options(name).items() if k not in cls.refused_options}
     numeric = {k for k, v in options.items() if _numeric(v) or _numeric(cls.option_probes.get(k))}
     assert numeric <= set(ranges) <= set(optimizer_options(name)), f"{name}: without a range {sorted(numeric - set(ranges))}"
@@ -125,13 +126,13 @@ def test_values_outside_a_range_are_refused_before_the_optimizer_is_built(name, 
     """One ``UserError`` line naming the option and its range, raised before the class is built (a value that
     slipped through once gave a traceback deep in a search, or a search that quietly did something else)."""
     from mfkdbench.errors import UserError
-    from mfkdbench.search.optimizer import make_optimizer, option_ranges
+    from mfkdbench.search.optimizer import option_ranges
     from mfkdbench.search.simulator import search_fidelities
 
     cls = optimizer_class(name)
     monkeypatch.setattr(cls, "__init__", lambda *a, **k: pytest.fail(f"{name} built with a value out of range"))
     space, fidelities = benches[0].space, search_fidelities(benches[0], "200")
-    for key, allowed in option_ranges(name).items():
+    for key, allowed in option_ranges(cls).items():
         for value in outside(allowed):
             with pytest.raises(UserError, match=f"option {key} of {name} must be {re.escape(str(allowed))}, got"):
-                make_optimizer(name, space, fidelities, np.random.default_rng(0), **{key: value})
+                cls(space, fidelities, np.random.default_rng(0), **{key: value})  # make_optimizer calls the class
